@@ -1,0 +1,57 @@
+# The front door. `make help` lists the verbs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+CHECKOV_VENV := .venv-checkov
+PY := $(VENV)/bin/python
+PORT ?= 8080
+# The embedded local store that `train` writes and `serve` reads.
+MODEL_STORE ?= $(CURDIR)/.models
+
+export PYTHONPATH := $(CURDIR)/app
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help setup serve train test test-unit test-integration test-terraform test-workflows lint bench lock clean
+
+help: ## List the verbs
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements/dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/dev.txt
+	touch $@
+
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements/checkov.txt
+	touch $@
+
+setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Create the virtualenvs from the locked requirements
+
+train: $(VENV)/.installed ## Train on the bundled iris data into the local store
+	$(PY) -m lambda_model train --store $(MODEL_STORE)
+
+serve: train ## Train, then serve the API on http://127.0.0.1:$(PORT)
+	PORT=$(PORT) MODEL_URI=$(MODEL_STORE) $(PY) -m lambda_model serve
+
+test: setup ## Run every test: unit, integration, Terraform, workflows
+	$(PY) -m pytest
+
+lint: setup ## ruff, terraform fmt, hadolint, zizmor, checkov
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	terraform fmt -check -recursive terraform
+	$(VENV)/bin/hadolint app/Dockerfile
+	$(VENV)/bin/zizmor --offline .github/workflows
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --quiet --compact -d terraform
+
+bench: setup ## Benchmark the serving path against a seed-style baseline
+	$(PY) bench/run.py
+
+lock: ## Re-resolve every requirements file (needs uv)
+	requirements/lock.sh
+
+clean: ## Remove virtualenvs, the local store and caches
+	rm -rf $(VENV) $(CHECKOV_VENV) $(MODEL_STORE) .pytest_cache
