@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.support import servers
+
+EVENTS_DIR = Path(__file__).parent / "events"
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +29,36 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
+
+
+@pytest.fixture(scope="session")
+def model_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local store holding one trained, promoted model: trained once per test run."""
+    from lambda_model.train import train
+
+    root = tmp_path_factory.mktemp("store")
+    train(None, str(root), report=lambda _: None)
+    return root
+
+
+@pytest.fixture(scope="session")
+def model_dir(model_store: Path) -> Path:
+    """The promoted artifact folder inside `model_store`; treat it as read-only."""
+    from lambda_model.store import LocalStore
+
+    return LocalStore(model_store).fetch_current()
+
+
+@pytest.fixture
+def serving(model_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """The handler module, serving `model_dir`; reset before and after so tests do not leak a model."""
+    from lambda_model import handler
+
+    monkeypatch.setenv("MODEL_URI", str(model_dir))
+    handler.model.reset()
+    yield handler
+    handler.model.reset()
+
+
+def load_event(name: str) -> dict:
+    return json.loads((EVENTS_DIR / name).read_text())

@@ -15,6 +15,14 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN_DIR = Path(sys.executable).parent
+APP_DIR = REPO_ROOT / "app"
+
+
+def cli_env(**overrides: str) -> dict[str, str]:
+    """This process's environment plus what `python -m lambda_model` needs to import the package."""
+    env = {**os.environ, **overrides}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(APP_DIR), env.get("PYTHONPATH")]))
+    return env
 
 
 def free_port() -> int:

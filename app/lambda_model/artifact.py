@@ -1,0 +1,88 @@
+"""A model artifact is a folder: the ONNX model, the scikit-learn pipeline, and metadata.json.
+
+metadata.json records the sha256 of every other file; reading an artifact checks them all and the
+feature schema before anything is used, so a tampered, truncated or foreign model is refused.
+This module imports nothing heavy: the serving path uses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from lambda_model.schema import CLASSES, FEATURES
+
+ONNX_FILE = "model.onnx"
+PIPELINE_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
+ARTIFACT_FILES = (ONNX_FILE, PIPELINE_FILE, METADATA_FILE)
+FORMAT_VERSION = 1
+
+
+class ArtifactError(Exception):
+    """The artifact is missing a file, fails a checksum, or does not match the feature schema."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def seal(folder: Path, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Write metadata.json with the checksums of the model files already in `folder`."""
+    sealed = {
+        **metadata,
+        "format_version": FORMAT_VERSION,
+        "files": {name: sha256_of(folder / name) for name in (ONNX_FILE, PIPELINE_FILE)},
+    }
+    (folder / METADATA_FILE).write_text(json.dumps(sealed, indent=2, sort_keys=True) + "\n")
+    return sealed
+
+
+def read_metadata(folder: Path) -> dict[str, Any]:
+    path = folder / METADATA_FILE
+    if not path.is_file():
+        raise ArtifactError(f"{folder} is not a model artifact: {METADATA_FILE} is missing")
+    try:
+        metadata = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ArtifactError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(metadata, dict):
+        raise ArtifactError(f"{path} must hold a JSON object")
+    return metadata
+
+
+def verify(folder: Path, required: tuple[str, ...] = (ONNX_FILE,)) -> dict[str, Any]:
+    """Check the schema and the checksums of `required` files; return the metadata.
+
+    Serving needs only the ONNX file, so by default only that one must be present; training and
+    the store check every file.
+    """
+    metadata = read_metadata(folder)
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise ArtifactError(
+            f"{folder}: artifact format {metadata.get('format_version')!r} is not the supported {FORMAT_VERSION}"
+        )
+    if tuple(metadata.get("features", ())) != FEATURES:
+        raise ArtifactError(
+            f"{folder}: the model expects features {metadata.get('features')}, this service sends {list(FEATURES)}"
+        )
+    if tuple(metadata.get("classes", ())) != CLASSES:
+        raise ArtifactError(f"{folder}: the model's classes {metadata.get('classes')} are not {list(CLASSES)}")
+    checksums = metadata.get("files")
+    if not isinstance(checksums, dict):
+        raise ArtifactError(f"{folder}: {METADATA_FILE} lists no file checksums")
+    for name in required:
+        path = folder / name
+        if not path.is_file():
+            raise ArtifactError(f"{folder}: {name} is missing")
+        expected = checksums.get(name)
+        actual = sha256_of(path)
+        if actual != expected:
+            raise ArtifactError(f"{folder}: checksum mismatch for {name}: expected sha256 {expected}, found {actual}")
+    return metadata

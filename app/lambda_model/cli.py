@@ -1,0 +1,205 @@
+"""`python -m lambda_model`: train, predict, serve, invoke, gate, promote, export, versions.
+
+Training modules import scikit-learn, so they are imported inside the commands that need them:
+`predict`, `serve` and `invoke` start as fast as the Lambda function does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+DEFAULT_LOCAL_STORE = ".models"
+
+
+def default_store() -> str:
+    """$MODEL_STORE, else the seed's $BUCKET_NAME as s3://BUCKET/models, else ./.models."""
+    if os.environ.get("MODEL_STORE"):
+        return os.environ["MODEL_STORE"]
+    if os.environ.get("BUCKET_NAME"):
+        return f"s3://{os.environ['BUCKET_NAME']}/models"
+    return DEFAULT_LOCAL_STORE
+
+
+def default_model() -> str:
+    return os.environ.get("MODEL_URI") or default_store()
+
+
+class UsageError(Exception):
+    """A command-line problem the user can fix; printed without a traceback, exit code 2."""
+
+
+def command_train(args: argparse.Namespace) -> int:
+    from lambda_model.pipeline import parse_parameters
+    from lambda_model.train import train
+
+    result = train(args.data, args.store, parse_parameters(args.param), promote=not args.no_promote)
+    if args.summary_json:
+        Path(args.summary_json).write_text(json.dumps(result.summary(), indent=2) + "\n")
+    return 0
+
+
+def command_predict(args: argparse.Namespace) -> int:
+    from lambda_model.predictor import Predictor
+    from lambda_model.schema import decode_body, parse_payload
+
+    print("Loading model.")
+    predictor = Predictor.from_uri(args.model)
+    payload = decode_body(args.json)
+    rows, _ = parse_payload(payload)
+    print(f"Data: {payload}")
+    predictions = predictor.predict(rows)
+    for prediction in predictions:
+        print(f"Prediction: {(prediction.label, prediction.probability)}")
+    return 0
+
+
+def command_serve(args: argparse.Namespace) -> int:
+    os.environ["MODEL_URI"] = args.model  # read by the handler when it is imported below
+    from lambda_model.local_api import serve
+
+    serve(args.host, args.port)
+    return 0
+
+
+def command_invoke(args: argparse.Namespace) -> int:
+    os.environ["MODEL_URI"] = args.model
+    from lambda_model.handler import handler
+
+    try:
+        event = json.loads(Path(args.event).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise UsageError(f"cannot read the event {args.event}: {error}") from None
+    print(json.dumps(handler(event), indent=2))
+    return 0
+
+
+def command_gate(args: argparse.Namespace) -> int:
+    from lambda_model.gate import run_gate
+
+    result, markdown = run_gate(args.candidate, args.baseline, args.data, args.min_accuracy, args.max_regression)
+    print(markdown)
+    if args.summary_md:
+        with open(args.summary_md, "a", encoding="utf-8") as summary:
+            summary.write(markdown)
+    return 0 if result.passed else 1
+
+
+def command_promote(args: argparse.Namespace) -> int:
+    from lambda_model.store import open_store
+
+    store = open_store(args.store)
+    store.promote(args.version)
+    print(f"Promoted {args.version}: {store.uri}/current now names it.")
+    return 0
+
+
+def command_export(args: argparse.Namespace) -> int:
+    from lambda_model.artifact import ARTIFACT_FILES, verify
+    from lambda_model.store import resolve_model
+
+    source = resolve_model(args.model)
+    destination = Path(args.to)
+    if destination.exists():
+        shutil.rmtree(destination)
+    destination.mkdir(parents=True)
+    for name in ARTIFACT_FILES:
+        if (source / name).is_file():
+            shutil.copy2(source / name, destination / name)
+    metadata = verify(destination)
+    print(f"Exported version {metadata['version']} to {destination}.")
+    return 0
+
+
+def command_versions(args: argparse.Namespace) -> int:
+    from lambda_model.store import open_store
+
+    store = open_store(args.store)
+    current = store.current_version()
+    for version in store.versions():
+        print(f"{'*' if version == current else ' '} {version}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lambda_model", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    train = add("train", command_train, "Train, evaluate and store a new model version.")
+    train.add_argument("--data", help="CSV file or s3://bucket/key.csv (default: the iris data scikit-learn ships)")
+    train.add_argument(
+        "--store", default=default_store(), help="local folder or s3://bucket/prefix (default: %(default)s)"
+    )
+    train.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="a model parameter, repeatable"
+    )
+    train.add_argument("--no-promote", action="store_true", help="store the version without making it current")
+    train.add_argument("--summary-json", metavar="FILE", help="write version, URI and metrics as JSON")
+
+    predict = add("predict", command_predict, "Predict one JSON record (or an array of them) from the command line.")
+    predict.add_argument(
+        "json",
+        help='e.g. \'{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}\'',
+    )
+    predict.add_argument("--model", default=default_model(), help="model URI (default: %(default)s)")
+
+    serve = add("serve", command_serve, "Serve the Lambda handler as a local HTTP API.")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")), help="default: $PORT or 8080")
+    serve.add_argument("--model", default=default_model(), help="model URI (default: %(default)s)")
+
+    invoke = add("invoke", command_invoke, "Run the Lambda handler once on an event file and print its response.")
+    invoke.add_argument("event", help="a JSON event file, e.g. tests/events/direct_invoke.json")
+    invoke.add_argument("--model", default=default_model(), help="model URI (default: %(default)s)")
+
+    gate = add("gate", command_gate, "Compare a candidate model with production on the same hold-out.")
+    gate.add_argument("--candidate", required=True, help="model URI of the candidate version")
+    gate.add_argument("--baseline", help="model URI of production (a store without a current model counts as none)")
+    gate.add_argument("--data", help="the data the hold-out is drawn from (default: the bundled iris data)")
+    gate.add_argument("--min-accuracy", type=float, required=True, help="lowest acceptable hold-out accuracy")
+    gate.add_argument("--max-regression", type=float, default=0.0, help="largest allowed drop below production")
+    gate.add_argument(
+        "--summary-md", metavar="FILE", help="append the gate's table as markdown (e.g. $GITHUB_STEP_SUMMARY)"
+    )
+
+    promote = add("promote", command_promote, "Make a stored version the current one.")
+    promote.add_argument("--store", default=default_store(), help="local folder or s3://bucket/prefix")
+    promote.add_argument("--version", required=True)
+
+    export = add("export", command_export, "Copy a verified model into a folder, e.g. the image's build context.")
+    export.add_argument("--model", default=default_model(), help="model URI (default: %(default)s)")
+    export.add_argument("--to", required=True, help="destination folder, replaced if it exists (e.g. app/model)")
+
+    versions = add("versions", command_versions, "List a store's versions; * marks the current one.")
+    versions.add_argument("--store", default=default_store())
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from lambda_model.artifact import ArtifactError
+    from lambda_model.schema import RequestError
+    from lambda_model.store import StoreError
+
+    args = build_parser().parse_args(argv)
+    expected: tuple[type[Exception], ...] = (UsageError, StoreError, ArtifactError, RequestError)
+    if args.command in ("train", "gate"):
+        from lambda_model.conversion import ParityError
+        from lambda_model.data import DataError
+        from lambda_model.pipeline import ParameterError
+
+        expected += (DataError, ParameterError, ParityError)
+    try:
+        return args.handler(args)
+    except expected as error:
+        print(f"error: {getattr(error, 'message', error)}", file=sys.stderr)
+        return 2

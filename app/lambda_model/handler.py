@@ -1,0 +1,67 @@
+"""The Lambda entry point: event in, response out. The model is loaded once per container."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from lambda_model import routes
+from lambda_model.events import error_response, read_request
+from lambda_model.model_holder import ModelHolder
+from lambda_model.schema import RequestError
+
+logger = logging.getLogger("lambda_model.requests")
+if not logging.getLogger().handlers:  # outside Lambda nobody has configured logging yet
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+logger.setLevel(logging.INFO)
+
+model = ModelHolder(lambda: os.environ.get("MODEL_URI"))
+# Loading during the init phase uses Lambda's unthrottled start-up CPU; a failure here is
+# remembered and retried on the first request instead of crashing the container.
+model.try_load()
+
+
+def handler(event: Any, context: Any = None) -> dict[str, Any]:
+    started = time.perf_counter()
+    route = "?"
+    try:
+        request = read_request(event, context)
+    except RequestError as error:
+        request = None
+        result = error_response(error.status, error.code, error.message)
+    else:
+        route = f"{request.method} {request.path}"
+        result = _dispatch(request)
+    _log(request.request_id if request else getattr(context, "aws_request_id", None), route, result, started)
+    return result
+
+
+def _dispatch(request: Any) -> dict[str, Any]:
+    endpoint: Callable[..., dict[str, Any]] | None
+    try:
+        endpoint = routes.find(request.method, request.path)
+        return endpoint(request, model)
+    except RequestError as error:
+        headers = {"Allow": ", ".join(routes.allowed_methods(request.path))} if error.status == 405 else None
+        return error_response(error.status, error.code, error.message, headers)
+    except Exception:
+        # Never a stack trace to the client: log it here, answer a plain 500.
+        logger.exception("unexpected failure handling %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "the service failed to answer; the failure was logged")
+
+
+def _log(request_id: str | None, route: str, result: dict[str, Any], started: float) -> None:
+    record = {
+        "request_id": request_id,
+        "route": route,
+        "status": result["statusCode"],
+        "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+        "model_version": model.version,
+    }
+    if result["statusCode"] >= 400:
+        record["error"] = json.loads(result["body"])["error"]["code"]
+    logger.info(json.dumps(record))

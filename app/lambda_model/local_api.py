@@ -1,0 +1,113 @@
+"""Serve the Lambda handler over HTTP on this machine, as API Gateway would call it.
+
+Each HTTP request becomes a REST API proxy event (payload format 1.0), the handler answers it,
+and its proxy response becomes the HTTP response: like `sam local start-api`, without Docker.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import uuid
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from lambda_model import handler as lambda_handler
+from lambda_model.schema import MAX_BODY_BYTES
+
+STAGE = "predict"
+# API Gateway itself refuses bodies over 10 MB; reading a little more than our own limit is enough
+# for the handler to answer 413 without holding an attacker's whole upload in memory.
+READ_LIMIT = MAX_BODY_BYTES + 1
+
+logger = logging.getLogger("lambda_model.local_api")
+
+
+class LambdaContext:
+    def __init__(self, request_id: str) -> None:
+        self.aws_request_id = request_id
+        self.function_name = "lambda-model-local"
+
+
+def to_event(method: str, target: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    url = urlsplit(target)
+    try:
+        text: str | None = body.decode("utf-8") if body else None
+        is_base64 = False
+    except UnicodeDecodeError:  # API Gateway, too, hands over binary bodies base64-encoded
+        text, is_base64 = base64.b64encode(body).decode(), True
+    return {
+        "resource": url.path,
+        "path": url.path,
+        "httpMethod": method,
+        "headers": headers,
+        "queryStringParameters": dict(parse_qsl(url.query)) or None,
+        "body": text,
+        "isBase64Encoded": is_base64,
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "stage": STAGE,
+            "httpMethod": method,
+            "path": url.path,
+        },
+    }
+
+
+class ProxyHandler(BaseHTTPRequestHandler):
+    server_version = "lambda-model-local"
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self._send(
+                HTTPStatus.BAD_REQUEST,
+                b'{"error": {"code": "invalid_request", "message": "bad Content-Length"}}',
+            )
+            return
+        body = self.rfile.read(min(length, READ_LIMIT))
+        if length > READ_LIMIT:
+            self.close_connection = True  # the rest of the upload is never read
+        event = to_event(self.command, self.path, dict(self.headers.items()), body)
+        result = lambda_handler.handler(event, LambdaContext(event["requestContext"]["requestId"]))
+        payload = result.get("body") or ""
+        raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
+        self._send(result["statusCode"], raw, result.get("headers") or {})
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _answer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the handler writes one structured line per request already
+
+
+def make_server(host: str, port: int) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer((host, port), ProxyHandler)
+    server.daemon_threads = True
+    return server
+
+
+def serve(host: str = "127.0.0.1", port: int = 8080) -> None:
+    server = make_server(host, port)
+    logger.warning("serving on http://%s:%d (POST /predict, GET /health); Ctrl-C stops", host, server.server_port)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

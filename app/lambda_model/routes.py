@@ -1,0 +1,82 @@
+"""The API's routes: which method and path reach which endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lambda_model.events import Request, error_response, response
+from lambda_model.model_holder import ModelHolder, ModelUnavailable
+from lambda_model.schema import RequestError, decode_body, parse_payload
+
+Endpoint = Callable[[Request, ModelHolder], dict[str, Any]]
+MODEL_VERSION_HEADER = "X-Model-Version"
+
+
+def predict(request: Request, model: ModelHolder) -> dict[str, Any]:
+    # Validate first: a bad request is the client's to fix even while the model is unavailable.
+    rows, is_batch = parse_payload(decode_body(request.body, request.is_base64))
+    try:
+        predictor = model.get()
+    except ModelUnavailable:
+        return _unavailable()
+    predictions = [prediction.as_dict() for prediction in predictor.predict(rows)]
+    payload = {"predictions": predictions} if is_batch else {"prediction": predictions[0]}
+    return response(200, payload, {MODEL_VERSION_HEADER: predictor.version})
+
+
+def health(request: Request, model: ModelHolder) -> dict[str, Any]:
+    try:
+        predictor = model.get()
+    except ModelUnavailable:
+        return _unavailable()
+    metadata = predictor.metadata
+    return response(
+        200,
+        {
+            "status": "ok",
+            "model": {
+                "version": predictor.version,
+                "created_at": metadata.get("created_at"),
+                "metrics": metadata.get("metrics"),
+                "features": metadata.get("features"),
+                "classes": metadata.get("classes"),
+            },
+        },
+        {MODEL_VERSION_HEADER: predictor.version},
+    )
+
+
+def _unavailable() -> dict[str, Any]:
+    # The reason (store unreachable, checksum mismatch, ...) is logged, not shown to clients.
+    return error_response(
+        503, "model_unavailable", "the model is not available right now; retry shortly", {"Retry-After": "5"}
+    )
+
+
+ROUTES: dict[str, dict[str, Endpoint]] = {
+    "/": {"POST": predict},
+    "/predict": {"POST": predict},
+    "/health": {"GET": health},
+}
+
+
+def _normalise(path: str) -> str:
+    return path.rstrip("/") or "/"
+
+
+def allowed_methods(path: str) -> list[str]:
+    return sorted(ROUTES.get(_normalise(path), {}))
+
+
+def find(method: str, path: str) -> Endpoint:
+    methods = ROUTES.get(_normalise(path))
+    if methods is None:
+        raise RequestError(404, "not_found", f"no route {path[:100]!r}; use POST /predict or GET /health")
+    if method not in methods:
+        raise RequestError(
+            405,
+            "method_not_allowed",
+            f"{method[:20] or 'no method'} is not allowed on {path!r}; use {', '.join(methods)}",
+        )
+    return methods[method]

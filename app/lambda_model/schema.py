@@ -1,0 +1,142 @@
+"""The request contract: feature names, class order, limits, and the parsing that enforces them.
+
+Everything a client sends passes through here before the model sees it. A value reaches the
+model only as a finite float32 number or as None (a null, imputed by the model).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from typing import Any
+
+FEATURES: tuple[str, ...] = ("sepal_length", "sepal_width", "petal_length", "petal_width")
+CLASSES: tuple[str, ...] = ("setosa", "versicolor", "virginica")
+
+MAX_BATCH_SIZE = 100
+"""Most records one request may carry as a JSON array."""
+MAX_BODY_BYTES = 64 * 1024
+"""Largest accepted request body; a full batch of records needs well under 16 KiB."""
+FLOAT32_MAX = 3.4028234663852886e38
+"""The model computes in float32: a larger magnitude would turn into infinity."""
+
+Row = tuple[float | None, ...]
+
+
+class RequestError(Exception):
+    """A problem with what the client sent: answered with a 4xx JSON error, never a 500."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _reject_constant(name: str) -> Any:
+    raise RequestError(400, "non_finite_value", f"{name} is not a number JSON allows; send a finite number")
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in record:
+            raise RequestError(400, "duplicate_key", f"key {key!r} appears more than once")
+        record[key] = value
+    return record
+
+
+def decode_body(body: Any, is_base64: bool = False) -> Any:
+    """Turn an event body (JSON text, bytes, base64 text, or an already-decoded value) into a value."""
+    if isinstance(body, dict | list):
+        return body
+    if body is None:
+        raise RequestError(400, "empty_body", "the request has no body; send a JSON object of features")
+    if not isinstance(body, str | bytes):
+        raise RequestError(400, "invalid_body", "the body must be JSON text or a JSON object")
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    if is_base64:
+        try:
+            raw = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise RequestError(
+                400, "invalid_body", "the body is marked base64-encoded but is not valid base64"
+            ) from None
+    if len(raw) > MAX_BODY_BYTES:
+        raise RequestError(413, "payload_too_large", f"the body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}")
+    if not raw.strip():
+        raise RequestError(400, "empty_body", "the request body is empty; send a JSON object of features")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestError(400, "invalid_json", "the body is not valid UTF-8 text") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_object_without_duplicates)
+    except json.JSONDecodeError as error:
+        raise RequestError(
+            400, "invalid_json", f"the body is not valid JSON: {error.msg} at position {error.pos}"
+        ) from None
+    except RecursionError:
+        raise RequestError(400, "invalid_json", "the body is nested too deeply") from None
+
+
+def _feature_value(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    # bool is a subclass of int in Python, but true/false are not measurements.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        kind = "a boolean" if isinstance(value, bool) else f"a JSON {_json_type(value)}"
+        raise RequestError(400, "invalid_feature_value", f"{where} must be a number or null, not {kind}")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise RequestError(400, "value_out_of_range", f"{where} is too large") from None
+    if not math.isfinite(number):
+        raise RequestError(400, "non_finite_value", f"{where} must be a finite number")
+    if abs(number) > FLOAT32_MAX:
+        raise RequestError(400, "value_out_of_range", f"{where} is outside the model's float32 range")
+    return number
+
+
+def _json_type(value: Any) -> str:
+    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+
+
+def parse_record(record: Any, prefix: str = "") -> Row:
+    """Validate one object of features and return its values in FEATURES order."""
+    if not isinstance(record, dict):
+        raise RequestError(
+            400,
+            "invalid_body",
+            f"{prefix.rstrip('.') or 'the body'} must be a JSON object of features, not a {_json_type(record)}",
+        )
+    unknown = sorted(set(record) - set(FEATURES))
+    if unknown:
+        raise RequestError(
+            400,
+            "unknown_feature",
+            f"unknown feature {prefix}{unknown[0]!r}; expected exactly {', '.join(FEATURES)}",
+        )
+    missing = [name for name in FEATURES if name not in record]
+    if missing:
+        raise RequestError(
+            400,
+            "missing_feature",
+            f"missing feature {prefix}{missing[0]!r}; send null to have it imputed",
+        )
+    return tuple(_feature_value(record[name], f"{prefix}{name}") for name in FEATURES)
+
+
+def parse_payload(payload: Any) -> tuple[list[Row], bool]:
+    """Validate a decoded body: one record, or a JSON array of them. Returns (rows, is_batch)."""
+    if isinstance(payload, list):
+        if not payload:
+            raise RequestError(400, "empty_batch", "the batch is an empty array; send at least one record")
+        if len(payload) > MAX_BATCH_SIZE:
+            raise RequestError(
+                413, "batch_too_large", f"the batch has {len(payload)} records; the limit is {MAX_BATCH_SIZE}"
+            )
+        return [parse_record(record, f"[{index}].") for index, record in enumerate(payload)], True
+    return [parse_record(payload)], False

@@ -1,0 +1,287 @@
+"""Where model artifacts live: a local directory (the default) or an S3 prefix, behind one interface.
+
+Layout, the same in both backends:
+
+    <root>/versions/<version>/{model.onnx, model.joblib, metadata.json}   immutable, never overwritten
+    <root>/current                                                        {"version": "<version>"}
+
+A version is written completely before its metadata.json lands (the last file), so a reader never
+sees half a model; promoting only rewrites the small `current` pointer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from abc import ABC, abstractmethod
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lambda_model.artifact import ARTIFACT_FILES, METADATA_FILE, ArtifactError, verify
+
+VERSIONS_DIR = "versions"
+POINTER = "current"
+DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "lambda-model-cache"
+
+
+class StoreError(Exception):
+    """The store cannot be reached, or does not hold what was asked for."""
+
+
+def _pointer_document(version: str) -> bytes:
+    return json.dumps({"version": version, "promoted_at": datetime.now(UTC).isoformat()}).encode()
+
+
+def _version_from_pointer(raw: bytes, where: str) -> str:
+    try:
+        version = json.loads(raw)["version"]
+    except (ValueError, KeyError, TypeError):
+        raise StoreError(f'{where} is not a valid pointer (expected {{"version": ...}})') from None
+    if not isinstance(version, str) or not version or "/" in version:
+        raise StoreError(f"{where} names an invalid version {version!r}")
+    return version
+
+
+class ModelStore(ABC):
+    """Immutable, versioned model artifacts plus a pointer to the current one."""
+
+    uri: str
+
+    def version_uri(self, version: str) -> str:
+        return f"{self.uri.rstrip('/')}/{VERSIONS_DIR}/{version}"
+
+    def put(self, folder: Path) -> str:
+        """Store a complete artifact under its own version; refuse to replace an existing version."""
+        metadata = verify(folder, required=ARTIFACT_FILES[:2])
+        version = metadata["version"]
+        if version in self.versions():
+            raise StoreError(f"version {version} already exists in {self.uri}; versions are immutable")
+        self._write_version(version, folder)
+        return version
+
+    def current_version(self) -> str | None:
+        raw = self._read_pointer()
+        return None if raw is None else _version_from_pointer(raw, f"{self.uri}/{POINTER}")
+
+    def promote(self, version: str) -> None:
+        if version not in self.versions():
+            raise StoreError(f"cannot promote {version}: no such version in {self.uri}")
+        self._write_pointer(_pointer_document(version))
+
+    def fetch(self, version: str, cache_dir: Path = DEFAULT_CACHE_DIR) -> Path:
+        """Return a local folder holding the verified artifact of `version`."""
+        folder = self._local_copy(version, cache_dir)
+        try:
+            verify(folder)
+        except ArtifactError as error:
+            raise StoreError(f"{self.version_uri(version)} is not a usable model: {error}") from None
+        return folder
+
+    def fetch_current(self, cache_dir: Path = DEFAULT_CACHE_DIR) -> Path:
+        version = self.current_version()
+        if version is None:
+            raise StoreError(f"{self.uri} has no current model yet: train one first")
+        if version not in self.versions():
+            raise StoreError(f"{self.uri}/{POINTER} names version {version}, which is not in the store")
+        return self.fetch(version, cache_dir)
+
+    @abstractmethod
+    def versions(self) -> list[str]: ...
+
+    @abstractmethod
+    def _write_version(self, version: str, folder: Path) -> None: ...
+
+    @abstractmethod
+    def _read_pointer(self) -> bytes | None: ...
+
+    @abstractmethod
+    def _write_pointer(self, document: bytes) -> None: ...
+
+    @abstractmethod
+    def _local_copy(self, version: str, cache_dir: Path) -> Path: ...
+
+
+class LocalStore(ModelStore):
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.uri = str(self.root)
+
+    def versions(self) -> list[str]:
+        folder = self.root / VERSIONS_DIR
+        if not folder.is_dir():
+            return []
+        return sorted(entry.name for entry in folder.iterdir() if (entry / METADATA_FILE).is_file())
+
+    def _write_version(self, version: str, folder: Path) -> None:
+        versions = self.root / VERSIONS_DIR
+        versions.mkdir(parents=True, exist_ok=True)
+        staging = versions / f".staging-{uuid.uuid4().hex}"
+        shutil.copytree(folder, staging)
+        try:
+            # rename() onto an existing non-empty folder fails: a concurrent writer cannot be overwritten.
+            staging.rename(versions / version)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise StoreError(f"version {version} already exists in {self.uri}; versions are immutable") from None
+
+    def _read_pointer(self) -> bytes | None:
+        path = self.root / POINTER
+        return path.read_bytes() if path.is_file() else None
+
+    def _write_pointer(self, document: bytes) -> None:
+        staging = self.root / f".{POINTER}-{uuid.uuid4().hex}"
+        staging.write_bytes(document)
+        os.replace(staging, self.root / POINTER)
+
+    def _local_copy(self, version: str, cache_dir: Path) -> Path:
+        folder = self.root / VERSIONS_DIR / version
+        if not folder.is_dir():
+            raise StoreError(f"no version {version} in {self.uri}")
+        return folder
+
+
+class S3Store(ModelStore):
+    def __init__(self, bucket: str, prefix: str, client: Any = None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.uri = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3  # imported on first use: a model in the image never pays for boto3
+            from botocore.config import Config
+
+            self._client = boto3.client("s3", config=Config(retries={"max_attempts": 3, "mode": "standard"}))
+        return self._client
+
+    def _key(self, *parts: str) -> str:
+        return "/".join(part for part in (self.prefix, *parts) if part)
+
+    def _call(self, action: str, method: Any, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return method(**kwargs)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "?")
+            raise StoreError(f"{action} failed on {self.uri}: {code}: {error}") from error
+        except BotoCoreError as error:
+            raise StoreError(f"{action} failed: {self.uri} is unreachable: {error}") from error
+
+    def versions(self) -> list[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = self._call(
+            "listing versions",
+            lambda **kw: list(paginator.paginate(**kw)),
+            Bucket=self.bucket,
+            Prefix=self._key(VERSIONS_DIR) + "/",
+        )
+        suffix = "/" + METADATA_FILE
+        return sorted(
+            item["Key"][: -len(suffix)].rsplit("/", 1)[-1]
+            for page in pages
+            for item in page.get("Contents", [])
+            if item["Key"].endswith(suffix)
+        )
+
+    def _write_version(self, version: str, folder: Path) -> None:
+        # metadata.json goes last: its presence is what makes a version visible to readers.
+        for name in ARTIFACT_FILES:
+            self._call(
+                f"uploading {name}",
+                self.client.put_object,
+                Bucket=self.bucket,
+                Key=self._key(VERSIONS_DIR, version, name),
+                Body=(folder / name).read_bytes(),
+                IfNoneMatch="*",
+            )
+
+    def _read_pointer(self) -> bytes | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(POINTER))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise StoreError(f"reading the pointer failed on {self.uri}: {error}") from error
+        except Exception as error:
+            raise StoreError(f"reading the pointer failed: {self.uri} is unreachable: {error}") from error
+        return response["Body"].read()
+
+    def _write_pointer(self, document: bytes) -> None:
+        self._call(
+            "writing the pointer",
+            self.client.put_object,
+            Bucket=self.bucket,
+            Key=self._key(POINTER),
+            Body=document,
+            ContentType="application/json",
+        )
+
+    def _local_copy(self, version: str, cache_dir: Path) -> Path:
+        folder = cache_dir / version
+        if (folder / METADATA_FILE).is_file():
+            return folder
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=cache_dir))
+        try:
+            for name in ARTIFACT_FILES:
+                response = self._call(
+                    f"downloading {name} of {version}",
+                    self.client.get_object,
+                    Bucket=self.bucket,
+                    Key=self._key(VERSIONS_DIR, version, name),
+                )
+                (staging / name).write_bytes(response["Body"].read())
+            staging.rename(folder)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)  # another process cached it first
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return folder
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not bucket:
+        raise StoreError(f"{uri!r} names no bucket; use s3://bucket/prefix")
+    return bucket, key.strip("/")
+
+
+def open_store(uri: str | os.PathLike[str]) -> ModelStore:
+    """A store from `s3://bucket/prefix` or a local directory path."""
+    text = os.fspath(uri)
+    if text.startswith("s3://"):
+        return S3Store(*split_s3_uri(text))
+    return LocalStore(Path(text))
+
+
+def resolve_model(uri: str | os.PathLike[str], cache_dir: Path = DEFAULT_CACHE_DIR) -> Path:
+    """A local folder holding the verified model that MODEL_URI names.
+
+    Accepted: an artifact folder; a store (local or s3://), meaning its current version; or one
+    version of a store, `<store>/versions/<version>`.
+    """
+    text = os.fspath(uri).rstrip("/")
+    if text.startswith("s3://"):
+        head, marker, version = text.rpartition(f"/{VERSIONS_DIR}/")
+        if marker and version and "/" not in version:
+            return open_store(head).fetch(version, cache_dir)
+    elif Path(text, METADATA_FILE).is_file():
+        try:
+            verify(Path(text))
+        except ArtifactError as error:
+            raise StoreError(str(error)) from None
+        return Path(text)
+    store = open_store(text)
+    if isinstance(store, LocalStore) and not store.root.is_dir():
+        raise StoreError(f"no model at {text}: the folder does not exist")
+    return store.fetch_current(cache_dir)

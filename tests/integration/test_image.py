@@ -1,0 +1,44 @@
+"""The image's serving stage, assembled from app/Dockerfile without Docker, answers like the function."""
+
+import json
+
+import pytest
+
+from tests.support import image
+
+RUN_HANDLER = """
+import importlib, json, sys
+module_name, function_name = "{handler}".rsplit(".", 1)
+handler = getattr(importlib.import_module(module_name), function_name)
+event = {{"body": {{"sepal_length": 5.9, "sepal_width": 3, "petal_length": 5.1, "petal_width": 1.8}}}}
+result = handler(event, None)
+heavy = sorted(name for name in ("sklearn", "scipy", "pandas") if name in sys.modules)
+print(json.dumps({{"result": result, "heavy_modules": heavy}}))
+"""
+
+
+@pytest.fixture(scope="module")
+def task_root(tmp_path_factory, model_dir):
+    return image.assemble("serving", tmp_path_factory.mktemp("task-root"), model_dir)
+
+
+def test_the_serving_stage_installs_only_the_serving_requirements():
+    assert [path.name for path in image.requirements_files("serving")] == ["requirements.txt"]
+    assert [path.name for path in image.requirements_files("training")] == ["requirements-train.txt"]
+
+
+def test_the_image_handler_answers_the_seed_invoke_without_scikit_learn(task_root):
+    assert task_root.handler == "lambda_model.handler.handler"
+    assert task_root.environment["MODEL_URI"] == str(task_root.path / "model")
+    completed = task_root.python(RUN_HANDLER.format(handler=task_root.handler))
+    assert completed.returncode == 0, completed.stderr
+    output = json.loads(completed.stdout.splitlines()[-1])
+    assert output["result"]["statusCode"] == 200
+    assert output["result"]["body"] == '{"prediction": {"label": "virginica", "probability": 0.9997}}'
+    assert output["heavy_modules"] == []
+
+
+def test_scikit_learn_is_not_even_installed_in_the_image(task_root):
+    installed = {path.name.split("-")[0].lower() for path in task_root.path.glob("*.dist-info")}
+    assert {"numpy", "onnxruntime"} <= installed
+    assert not installed & {"scikit_learn", "scipy", "pandas", "skl2onnx"}

@@ -1,0 +1,130 @@
+"""Assemble a Dockerfile stage's file system without Docker, to run the image's code as Lambda would.
+
+There is no Docker daemon here, so this reads app/Dockerfile and carries out the few instruction
+forms it uses (COPY from the build context, `RUN pip install ... -r FILE`, ENV, CMD) into a folder
+standing in for ${LAMBDA_TASK_ROOT}. An instruction it does not understand fails loudly, so the
+Dockerfile and this stand-in cannot drift apart silently.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.support.servers import REPO_ROOT
+
+APP_DIR = REPO_ROOT / "app"
+DOCKERFILE = APP_DIR / "Dockerfile"
+TASK_ROOT_VARIABLE = "${LAMBDA_TASK_ROOT}"
+
+
+@dataclass
+class Stage:
+    name: str
+    parent: str | None
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+
+def parse_stages(dockerfile: Path = DOCKERFILE) -> dict[str, Stage]:
+    text = re.sub(r"\\\n\s*", " ", dockerfile.read_text())  # join continuation lines
+    stages: dict[str, Stage] = {}
+    current: Stage | None = None
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        keyword, _, rest = line.partition(" ")
+        keyword = keyword.upper()
+        if keyword == "FROM":
+            image, _, name = rest.partition(" AS ")
+            current = Stage(name.strip(), image.strip() if image.strip() in stages else None)
+            stages[current.name] = current
+        elif current is not None:
+            current.instructions.append((keyword, rest.strip()))
+    return stages
+
+
+def stage_chain(stage: str, dockerfile: Path = DOCKERFILE) -> list[tuple[str, str]]:
+    stages = parse_stages(dockerfile)
+    chain: list[tuple[str, str]] = []
+    name: str | None = stage
+    while name is not None:
+        chain[:0] = stages[name].instructions
+        name = stages[name].parent
+    return chain
+
+
+def requirements_files(stage: str) -> list[Path]:
+    """The requirement files a stage's `RUN pip install -r` lines install, as paths in the build context."""
+    copied = {}
+    files = []
+    for keyword, rest in stage_chain(stage):
+        if keyword == "COPY":
+            *sources, destination = shlex.split(rest)
+            copied[destination] = APP_DIR / sources[0]
+        elif keyword == "RUN" and "pip install" in rest:
+            words = shlex.split(rest)
+            files.append(copied[words[words.index("-r") + 1]])
+    return files
+
+
+@dataclass(frozen=True)
+class TaskRoot:
+    path: Path
+    environment: dict[str, str]
+    handler: str
+
+    def python(self, code: str, extra_env: dict[str, str] | None = None, timeout: float = 120):
+        """Run `code` with only the task root on the path, like the Lambda runtime: no site-packages."""
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(self.path), **self.environment, **(extra_env or {})}
+        return subprocess.run(
+            [sys.executable, "-S", "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+
+def assemble(stage: str, task_root: Path, model_dir: Path) -> TaskRoot:
+    """Carry out `stage` into `task_root`; the build context's model/ is taken from `model_dir`."""
+    environment: dict[str, str] = {}
+    handler = ""
+    task_root.mkdir(parents=True, exist_ok=True)
+    staged: dict[str, Path] = {}
+    for keyword, rest in stage_chain(stage):
+        rest = rest.replace(TASK_ROOT_VARIABLE, str(task_root))
+        if keyword == "ENV":
+            for assignment in shlex.split(rest):
+                name, _, value = assignment.partition("=")
+                environment[name] = value
+        elif keyword == "COPY":
+            *sources, destination = shlex.split(rest)
+            for source in sources:
+                origin = model_dir if source.rstrip("/") == "model" else APP_DIR / source
+                if not destination.startswith(str(task_root)):  # a scratch file for a later RUN
+                    staged[destination] = origin
+                elif origin.is_dir():
+                    shutil.copytree(
+                        origin, destination, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+                    )
+                else:
+                    shutil.copy2(origin, Path(destination) / origin.name if destination.endswith("/") else destination)
+        elif keyword == "RUN":
+            words = shlex.split(rest)
+            if words[:2] != ["pip", "install"]:
+                raise ValueError(f"the stand-in cannot run `RUN {rest}`")
+            words = [str(staged.get(word, word)) for word in words]
+            subprocess.run([sys.executable, "-m", *words, "--quiet"], check=True, timeout=600)
+        elif keyword == "CMD":
+            handler = json.loads(rest)[0]
+        elif keyword != "ENTRYPOINT":
+            raise ValueError(f"the stand-in does not know the Dockerfile instruction {keyword}")
+    return TaskRoot(task_root, environment, handler)
