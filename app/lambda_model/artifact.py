@@ -17,7 +17,8 @@ from lambda_model.schema import CLASSES, FEATURES
 ONNX_FILE = "model.onnx"
 PIPELINE_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
-ARTIFACT_FILES = (ONNX_FILE, PIPELINE_FILE, METADATA_FILE)
+MODEL_FILES = (ONNX_FILE, PIPELINE_FILE)
+ARTIFACT_FILES = (*MODEL_FILES, METADATA_FILE)
 FORMAT_VERSION = 1
 
 
@@ -38,7 +39,7 @@ def seal(folder: Path, metadata: dict[str, Any]) -> dict[str, Any]:
     sealed = {
         **metadata,
         "format_version": FORMAT_VERSION,
-        "files": {name: sha256_of(folder / name) for name in (ONNX_FILE, PIPELINE_FILE)},
+        "files": {name: sha256_of(folder / name) for name in MODEL_FILES},
     }
     (folder / METADATA_FILE).write_text(json.dumps(sealed, indent=2, sort_keys=True) + "\n")
     return sealed

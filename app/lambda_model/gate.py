@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
+
 from lambda_model.data import load_dataset
 from lambda_model.evaluation import GateResult, gate, holdout_split, score
 from lambda_model.predictor import Predictor
 from lambda_model.store import StoreError, open_store, resolve_model
 
 
-def _predict_labels(predictor: Predictor):
-    return lambda features: predictor.probabilities(features.astype("float32")).argmax(axis=1)
+def _predict_labels(predictor: Predictor) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda features: predictor.probabilities(features.astype(np.float32)).argmax(axis=1)
 
 
 def _baseline(uri: str | None) -> tuple[Predictor | None, str | None]:

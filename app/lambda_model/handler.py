@@ -6,11 +6,10 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
 from typing import Any
 
 from lambda_model import routes
-from lambda_model.events import error_response, read_request
+from lambda_model.events import Request, error_response, read_request
 from lambda_model.model_holder import ModelHolder
 from lambda_model.schema import RequestError
 
@@ -40,11 +39,9 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     return result
 
 
-def _dispatch(request: Any) -> dict[str, Any]:
-    endpoint: Callable[..., dict[str, Any]] | None
+def _dispatch(request: Request) -> dict[str, Any]:
     try:
-        endpoint = routes.find(request.method, request.path)
-        return endpoint(request, model)
+        return routes.find(request.method, request.path)(request, model)
     except RequestError as error:
         headers = {"Allow": ", ".join(routes.allowed_methods(request.path))} if error.status == 405 else None
         return error_response(error.status, error.code, error.message, headers)

@@ -35,7 +35,8 @@ class ModelHolder:
             if self._predictor is None:
                 uri = self._uri_source()
                 if not uri:
-                    raise ModelUnavailable("MODEL_URI is not set: the service does not know which model to load")
+                    logger.warning("MODEL_URI is not set: the service does not know which model to load")
+                    raise ModelUnavailable("MODEL_URI is not set")
                 try:
                     self._predictor = Predictor.from_uri(uri)
                 except Exception as error:  # onnxruntime raises its own types for a corrupt graph

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lambda_model.artifact import ARTIFACT_FILES, METADATA_FILE, ArtifactError, verify
+from lambda_model.artifact import ARTIFACT_FILES, METADATA_FILE, MODEL_FILES, ArtifactError, verify
 
 VERSIONS_DIR = "versions"
 POINTER = "current"
@@ -56,7 +56,7 @@ class ModelStore(ABC):
 
     def put(self, folder: Path) -> str:
         """Store a complete artifact under its own version; refuse to replace an existing version."""
-        metadata = verify(folder, required=ARTIFACT_FILES[:2])
+        metadata = verify(folder, required=MODEL_FILES)
         version = metadata["version"]
         if version in self.versions():
             raise StoreError(f"version {version} already exists in {self.uri}; versions are immutable")
@@ -169,8 +169,7 @@ class S3Store(ModelStore):
         try:
             return method(**kwargs)
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "?")
-            raise StoreError(f"{action} failed on {self.uri}: {code}: {error}") from error
+            raise StoreError(f"{action} failed on {self.uri}: {_error_code(error)}: {error}") from error
         except BotoCoreError as error:
             raise StoreError(f"{action} failed: {self.uri} is unreachable: {error}") from error
 
@@ -203,16 +202,14 @@ class S3Store(ModelStore):
             )
 
     def _read_pointer(self) -> bytes | None:
-        from botocore.exceptions import ClientError
-
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self._key(POINTER))
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            response = self._call(
+                "reading the pointer", self.client.get_object, Bucket=self.bucket, Key=self._key(POINTER)
+            )
+        except StoreError as error:
+            if _error_code(error.__cause__) in ("NoSuchKey", "404"):
                 return None
-            raise StoreError(f"reading the pointer failed on {self.uri}: {error}") from error
-        except Exception as error:
-            raise StoreError(f"reading the pointer failed: {self.uri} is unreachable: {error}") from error
+            raise
         return response["Body"].read()
 
     def _write_pointer(self, document: bytes) -> None:
@@ -247,6 +244,11 @@ class S3Store(ModelStore):
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return folder
+
+
+def _error_code(error: BaseException | None) -> str:
+    response = getattr(error, "response", None) or {}
+    return response.get("Error", {}).get("Code", "?")
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
