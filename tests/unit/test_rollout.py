@@ -1,0 +1,459 @@
+"""The rollout CLI against moto, run as a subprocess exactly as the release workflow runs it.
+
+Each test builds its own IAM role, ECR repository and image-based Lambda function with a `live` alias on
+version 1, runs `python -m lambda_model.rollout ...`, and reads the function's image, versions and alias
+back with boto3. Failures halfway are injected by a small proxy between the CLI and moto that breaks one
+chosen Lambda API call, so the code under test is the code the workflow runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import http.server
+import json
+import re
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+
+from tests.support.servers import REPO_ROOT, free_port
+
+TRUST_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+# Lambda's REST paths for the calls a rollout makes.
+UPDATE_CODE = ("PUT", r"/functions/[^/]+/code$")
+GET_CONFIGURATION = ("GET", r"/functions/[^/]+/configuration$")
+PUBLISH_VERSION = ("POST", r"/functions/[^/]+/versions$")
+UPDATE_ALIAS = ("PUT", r"/functions/[^/]+/aliases/[^/]+$")
+
+
+@dataclass
+class Function:
+    name: str
+    repository_uri: str
+    first_image: str
+    alias: str = "live"
+
+    def image(self, tag: str) -> str:
+        return f"{self.repository_uri}:{tag}"
+
+
+@dataclass
+class Result:
+    exit_code: int
+    outcome: dict[str, str]
+    outputs: dict[str, str]
+    stderr: str
+
+
+@pytest.fixture
+def lambda_client(aws: dict[str, str]) -> Any:
+    return boto3.client("lambda")
+
+
+@pytest.fixture
+def function(aws: dict[str, str], lambda_client: Any) -> Function:
+    """An image function whose `live` alias serves version 1, as terraform apply leaves it."""
+    suffix = uuid.uuid4().hex[:8]
+    role_arn = boto3.client("iam").create_role(RoleName=f"fn-{suffix}", AssumeRolePolicyDocument=TRUST_POLICY)["Role"][
+        "Arn"
+    ]
+    repository_uri = boto3.client("ecr").create_repository(repositoryName=f"lambda-model-{suffix}")["repository"][
+        "repositoryUri"
+    ]
+    name = f"lambda-model-{suffix}"
+    first_image = f"{repository_uri}:first"
+    lambda_client.create_function(FunctionName=name, Role=role_arn, PackageType="Image", Code={"ImageUri": first_image})
+    version = lambda_client.publish_version(FunctionName=name)["Version"]
+    lambda_client.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
+    return Function(name, repository_uri, first_image)
+
+
+def run_rollout(aws: dict[str, str], tmp_path: Path, *arguments: str, endpoint: str | None = None) -> Result:
+    """Run the CLI the way the workflow does: `python -m lambda_model.rollout` with PYTHONPATH=app."""
+    github_output = tmp_path / f"github-output-{uuid.uuid4().hex}"
+    environment = {
+        "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+        "PYTHONPATH": str(REPO_ROOT / "app"),
+        "GITHUB_OUTPUT": str(github_output),
+        # One attempt: an injected fault must fail the step, not be retried away.
+        "AWS_MAX_ATTEMPTS": "1",
+        **aws,
+    }
+    if endpoint:
+        environment["AWS_ENDPOINT_URL"] = endpoint
+    completed = subprocess.run(
+        [sys.executable, "-m", "lambda_model.rollout", *arguments],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    lines = completed.stdout.strip().splitlines()
+    assert lines, f"no JSON on stdout; stderr:\n{completed.stderr}"
+    outputs = {}
+    if github_output.exists():
+        outputs = dict(line.split("=", 1) for line in github_output.read_text().splitlines())
+    return Result(completed.returncode, json.loads(lines[-1]), outputs, completed.stderr)
+
+
+def alias_version(lambda_client: Any, function: Function) -> str:
+    return lambda_client.get_alias(FunctionName=function.name, Name=function.alias)["FunctionVersion"]
+
+
+def published_versions(lambda_client: Any, function: Function) -> list[str]:
+    versions = lambda_client.list_versions_by_function(FunctionName=function.name)["Versions"]
+    return sorted(v["Version"] for v in versions if v["Version"] != "$LATEST")
+
+
+def latest_image(lambda_client: Any, function: Function) -> str:
+    return lambda_client.get_function(FunctionName=function.name)["Code"]["ImageUri"]
+
+
+def resolved_image(lambda_client: Any, function: Function, version: str) -> str:
+    return lambda_client.get_function(FunctionName=function.name, Qualifier=version)["Code"]["ResolvedImageUri"]
+
+
+# ---------------------------------------------------------------------------------------------- happy paths
+
+
+def test_roll_updates_the_image_publishes_a_version_and_moves_the_alias(
+    aws: dict[str, str], tmp_path: Path, lambda_client: Any, function: Function
+) -> None:
+    version_1_image = resolved_image(lambda_client, function, "1")
+    new_image = function.image("abc123")
+
+    result = run_rollout(aws, tmp_path, "roll", "--function", function.name, "--image-uri", new_image)
+
+    assert result.exit_code == 0, result.stderr
+    assert result.outcome == {
+        "alias": "live",
+        "function": function.name,
+        "image_uri": new_image,
+        "live_version": "2",
+        "previous_version": "1",
+        "status": "live",
+        "version": "2",
+    }
+    assert result.outputs["version"] == "2"
+    assert result.outputs["previous-version"] == "1"
+    assert latest_image(lambda_client, function) == new_image
+    assert published_versions(lambda_client, function) == ["1", "2"]
+    assert alias_version(lambda_client, function) == "2"
+    assert resolved_image(lambda_client, function, "2") != version_1_image
+    assert resolved_image(lambda_client, function, "1") == version_1_image, "an old version must never change"
+    description = lambda_client.get_function_configuration(FunctionName=function.name, Qualifier="2")["Description"]
+    assert json.loads(description) == {"image": new_image, "replaces": "1"}
+
+
+def test_current_reports_the_alias_version_and_what_it_replaced(
+    aws: dict[str, str], tmp_path: Path, function: Function
+) -> None:
+    run_rollout(aws, tmp_path, "roll", "--function", function.name, "--image-uri", function.image("two"))
+
+    result = run_rollout(aws, tmp_path, "current", "--function", function.name)
+
+    assert result.exit_code == 0, result.stderr
+    assert result.outcome["version"] == "2"
+    assert result.outcome["replaces"] == "1"
+    assert result.outputs["version"] == "2"
+
+
+def test_deploy_verifies_against_the_new_alias_and_keeps_it(
+    aws: dict[str, str], tmp_path: Path, lambda_client: Any, function: Function
+) -> None:
+    # The verification proves it runs after the alias moved: it fails unless the alias already serves the
+    # version the rollout announces in ROLLOUT_VERSION.
+    check_alias = (
+        "import boto3, os, sys; "
+        "live = boto3.client('lambda').get_alias(FunctionName=os.environ['ROLLOUT_FUNCTION'], Name='live'); "
+        "sys.exit(0 if live['FunctionVersion'] == os.environ['ROLLOUT_VERSION'] else 9)"
+    )
+    new_image = function.image("good")
+
+    result = run_rollout(
+        aws, tmp_path, "deploy", "--function", function.name, "--image-uri", new_image,
+        "--", sys.executable, "-c", check_alias,
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    assert result.outcome["status"] == "live"
+    assert alias_version(lambda_client, function) == "2"
+    assert latest_image(lambda_client, function) == new_image
+
+
+# ----------------------------------------------------------------------------------------- rollback paths
+
+
+def test_deploy_moves_the_alias_back_when_verification_fails(
+    aws: dict[str, str], tmp_path: Path, lambda_client: Any, function: Function
+) -> None:
+    result = run_rollout(
+        aws, tmp_path, "deploy", "--function", function.name, "--image-uri", function.image("bad"),
+        "--", sys.executable, "-c", "raise SystemExit(3)",
+    )  # fmt: skip
+
+    assert result.exit_code == 1
+    assert result.outcome["status"] == "rolled-back"
+    assert result.outcome["verification_exit_status"] == "3"
+    assert result.outputs["live-version"] == "1"
+    assert alias_version(lambda_client, function) == "1"
+    # The failed version stays published (for inspection); only the alias decides what is served.
+    assert published_versions(lambda_client, function) == ["1", "2"]
+
+
+def test_deploy_treats_a_verification_command_that_cannot_start_as_a_failure(
+    aws: dict[str, str], tmp_path: Path, lambda_client: Any, function: Function
+) -> None:
+    result = run_rollout(
+        aws, tmp_path, "deploy", "--function", function.name, "--image-uri", function.image("x"),
+        "--", str(tmp_path / "no-such-command"),
+    )  # fmt: skip
+
+    assert result.exit_code == 1
+    assert alias_version(lambda_client, function) == "1"
+
+
+def test_rollback_without_a_version_returns_to_the_one_the_current_replaced(
+    aws: dict[str, str], tmp_path: Path, lambda_client: Any, function: Function
+) -> None:
+    for tag in ("second", "third"):
+        run_rollout(aws, tmp_path, "roll", "--function", function.name, "--image-uri", function.image(tag))
+    assert alias_version(lambda_client, function) == "3"
+
+    first = run_rollout(aws, tmp_path, "rollback", "--function", function.name)
+    assert (first.exit_code, first.outcome["version"], first.outcome["rolled_back_from"]) == (0, "2", "3")
+    assert alias_version(lambda_client, function) == "2"
+
+    second = run_rollout(aws, tmp_path, "rollback", "--function", function.name)
+    assert (second.exit_code, second.outcome["version"]) == (0, "1")
+    assert alias_version(lambda_client, function) == "1"
+
+    # Version 1 was created by terraform, not by a rollout: nothing records an earlier one.
+    third = run_rollout(aws, tmp_path, "rollback", "--function", function.name)
+    assert third.exit_code == 3
+    assert "--to-version" in third.outcome["error"]
+    assert alias_version(lambda_client, function) == "1"
+
+
+def test_rollback_to_an_explicit_version(
+    aws: dict[str, str], tmp_path: Path, lambda_client: Any, function: Function
+) -> None:
+    for tag in ("second", "third"):
+        run_rollout(aws, tmp_path, "roll", "--function", function.name, "--image-uri", function.image(tag))
+
+    result = run_rollout(aws, tmp_path, "rollback", "--function", function.name, "--to-version", "1")
+
+    assert result.exit_code == 0, result.stderr
+    assert alias_version(lambda_client, function) == "1"
+
+
+def test_rollback_to_a_missing_version_leaves_the_alias_alone(
+    aws: dict[str, str], tmp_path: Path, lambda_client: Any, function: Function
+) -> None:
+    result = run_rollout(aws, tmp_path, "rollback", "--function", function.name, "--to-version", "42")
+
+    assert result.exit_code == 3
+    assert "no version '42'" in result.outcome["error"]
+    assert alias_version(lambda_client, function) == "1"
+
+
+# ------------------------------------------------------------------------------------ failures halfway
+
+
+@dataclass
+class Fault:
+    """Break the `after`+1-th request matching (method, path): answer 500, or patch the JSON it returns."""
+
+    method: str
+    path_pattern: str
+    patch: dict[str, Any] | None = None
+    after: int = 0
+    seen: int = field(default=0, init=False)
+
+    def matches(self, method: str, path: str) -> bool:
+        if method != self.method or not re.search(self.path_pattern, path):
+            return False
+        self.seen += 1
+        return self.seen > self.after
+
+
+@contextlib.contextmanager
+def faulty_endpoint(upstream: str, *faults: Fault) -> Iterator[str]:
+    """A proxy to moto that breaks the chosen calls; yields its endpoint URL."""
+    upstream_address = urlsplit(upstream)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            """Keep pytest's output clean."""
+
+        def forward(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            fault = next((f for f in faults if f.matches(self.command, urlsplit(self.path).path)), None)
+            if fault is not None and fault.patch is None:
+                self.reply(500, {"x-amzn-errortype": "ServiceException"}, b'{"Message": "injected fault"}')
+                return
+            connection = http.client.HTTPConnection(upstream_address.hostname, upstream_address.port, timeout=30)
+            headers = {key: value for key, value in self.headers.items() if key.lower() != "host"}
+            connection.request(self.command, self.path, body=body, headers=headers)
+            response = connection.getresponse()
+            payload = response.read()
+            if fault is not None and fault.patch is not None:
+                payload = json.dumps({**json.loads(payload), **fault.patch}).encode()
+            passed_headers = {
+                key: value
+                for key, value in response.getheaders()
+                if key.lower() not in {"content-length", "transfer-encoding", "connection"}
+            }
+            self.reply(response.status, passed_headers, payload)
+
+        def reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = forward
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_failed_image_update_leaves_the_alias_and_publishes_nothing(
+    aws: dict[str, str], moto_endpoint: str, tmp_path: Path, lambda_client: Any, function: Function
+) -> None:
+    failed = {"LastUpdateStatus": "Failed", "LastUpdateStatusReason": "ImageNotFound"}
+    with faulty_endpoint(moto_endpoint, Fault(*GET_CONFIGURATION, patch=failed)) as endpoint:
+        result = run_rollout(
+            aws, tmp_path, "deploy", "--function", function.name, "--image-uri", function.image("missing"),
+            "--poll-interval", "0.05", "--", sys.executable, "-c", "pass",
+            endpoint=endpoint,
+        )  # fmt: skip
+
+    assert result.exit_code == 3
+    assert result.outcome["status"] == "failed"
+    assert "ImageNotFound" in result.outcome["error"]
+    assert alias_version(lambda_client, function) == "1"
+    assert published_versions(lambda_client, function) == ["1"]
+
+
+def test_a_failed_publish_leaves_the_alias_on_the_previous_version(
+    aws: dict[str, str], moto_endpoint: str, tmp_path: Path, lambda_client: Any, function: Function
+) -> None:
+    with faulty_endpoint(moto_endpoint, Fault(*PUBLISH_VERSION)) as endpoint:
+        result = run_rollout(
+            aws, tmp_path, "roll", "--function", function.name, "--image-uri", function.image("next"),
+            "--poll-interval", "0.05", endpoint=endpoint,
+        )  # fmt: skip
+
+    assert result.exit_code == 3
+    assert "injected fault" in result.outcome["error"]
+    assert result.outputs["status"] == "failed"
+    assert alias_version(lambda_client, function) == "1"
+    assert latest_image(lambda_client, function) == function.image("next"), "the update itself went through"
+
+
+def test_a_failed_rollback_is_reported_with_its_own_exit_code(
+    aws: dict[str, str], moto_endpoint: str, tmp_path: Path, lambda_client: Any, function: Function
+) -> None:
+    # The first UpdateAlias (the roll) passes; the second (the rollback) breaks.
+    with faulty_endpoint(moto_endpoint, Fault(*UPDATE_ALIAS, after=1)) as endpoint:
+        result = run_rollout(
+            aws, tmp_path, "deploy", "--function", function.name, "--image-uri", function.image("bad"),
+            "--poll-interval", "0.05", "--", sys.executable, "-c", "raise SystemExit(1)",
+            endpoint=endpoint,
+        )  # fmt: skip
+
+    assert result.exit_code == 4
+    assert result.outcome["status"] == "rollback-failed"
+    assert alias_version(lambda_client, function) == "2", "the alias is stuck on the new version: exit 4 says so"
+
+
+def test_wait_gives_up_after_its_timeout(
+    aws: dict[str, str], moto_endpoint: str, tmp_path: Path, function: Function
+) -> None:
+    with faulty_endpoint(moto_endpoint, Fault(*GET_CONFIGURATION, patch={"LastUpdateStatus": "InProgress"})) as url:
+        result = run_rollout(
+            aws, tmp_path, "wait", "--function", function.name, "--timeout", "0.3", "--poll-interval", "0.05",
+            endpoint=url,
+        )  # fmt: skip
+
+    assert result.exit_code == 3
+    assert "not ready after" in result.outcome["error"]
+
+
+def test_wait_returns_once_the_function_is_ready(aws: dict[str, str], tmp_path: Path, function: Function) -> None:
+    result = run_rollout(aws, tmp_path, "wait", "--function", function.name, "--qualifier", "1")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.outcome["state"] == "Active"
+
+
+# ------------------------------------------------------------------------------------------ clear errors
+
+
+def test_a_missing_alias_is_a_clear_error(
+    aws: dict[str, str], tmp_path: Path, lambda_client: Any, function: Function
+) -> None:
+    result = run_rollout(
+        aws,
+        tmp_path,
+        "roll",
+        "--function",
+        function.name,
+        "--alias",
+        "staging",
+        "--image-uri",
+        function.image("y"),
+    )
+
+    assert result.exit_code == 3
+    assert "alias 'staging'" in result.outcome["error"]
+    assert latest_image(lambda_client, function) == function.first_image, "nothing may change before the check"
+
+
+def test_deploy_without_a_verification_command_is_a_usage_error(aws: dict[str, str], function: Function) -> None:
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lambda_model.rollout",
+            "deploy",
+            "--function",
+            function.name,
+            "--image-uri",
+            "x",
+        ],
+        env={**aws, "PYTHONPATH": str(REPO_ROOT / "app")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert completed.returncode == 2
+    assert "verification command" in completed.stderr

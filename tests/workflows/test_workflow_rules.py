@@ -1,0 +1,355 @@
+"""The pipeline's shape and hygiene, read from the YAML: triggers, permissions, environments, job order,
+pinning, timeouts, concurrency, and the wiring between workflows, reusable workflows and actions."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.workflows.conftest import ACTIONS_DIR, WORKFLOWS_DIR, Document, actions, steps_of, workflows
+
+PINNED_USES = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
+VERSION_COMMENT = re.compile(r"#\s*v\d+\.\d+\.\d+\s*$")
+LOCAL_USES = "$/"
+ROLE_VARIABLES = {
+    "AWS_PLAN_ROLE_ARN": None,  # pull requests and main: no environment (OIDC sub pull_request / ref)
+    "AWS_DEPLOY_ROLE_ARN": "production",
+    "AWS_TRAIN_ROLE_ARN": "training",
+}
+REUSABLE = {"_checks.yml", "_plan.yml", "_release.yml"}
+
+
+def all_documents() -> list[Document]:
+    return [*workflows().values(), *actions().values()]
+
+
+def all_steps() -> list[tuple[str, dict[str, Any]]]:
+    return [pair for document in all_documents() for pair in steps_of(document)]
+
+
+def called_workflow(job: dict[str, Any]) -> Document | None:
+    uses = job.get("uses")
+    if not uses:
+        return None
+    assert uses.startswith(f"{LOCAL_USES}.github/workflows/"), f"reusable workflows are local: {uses}"
+    return workflows()[uses.rsplit("/", 1)[1]]
+
+
+def assumes_role(job: dict[str, Any]) -> set[str]:
+    """The role variables a job (or the reusable workflow it calls) assumes through OIDC."""
+    called = called_workflow(job)
+    if called is not None:
+        return set().union(*(assumes_role(inner) for inner in called.jobs.values()))
+    roles = set()
+    for step in job.get("steps", []):
+        if step.get("uses", "").startswith("aws-actions/configure-aws-credentials@"):
+            roles |= set(re.findall(r"vars\.(\w+)", step["with"]["role-to-assume"]))
+    return roles
+
+
+def environment_name(job: dict[str, Any]) -> str | None:
+    environment = job.get("environment")
+    return environment.get("name") if isinstance(environment, dict) else environment
+
+
+# ------------------------------------------------------------------------------------------- triggers
+
+
+def test_the_expected_workflows_exist(all_workflows: dict[str, Document]) -> None:
+    assert set(all_workflows) == {
+        "pull-request.yml",
+        "deploy.yml",
+        "retrain.yml",
+        "drift.yml",
+        "rollback.yml",
+        *REUSABLE,
+    }
+
+
+def test_triggers(all_workflows: dict[str, Document]) -> None:
+    assert all_workflows["pull-request.yml"].triggers == {"pull_request": {"branches": ["main"]}}
+    deploy = all_workflows["deploy.yml"].triggers
+    assert deploy["push"]["branches"] == ["main"]
+    assert "workflow_dispatch" in deploy
+    retrain = all_workflows["retrain.yml"].triggers
+    assert set(retrain) == {"workflow_dispatch"}
+    assert {"data", "params", "min-accuracy"} <= set(retrain["workflow_dispatch"]["inputs"])
+    drift = all_workflows["drift.yml"].triggers
+    assert re.fullmatch(r"\d+ \d+ \* \* \*", drift["schedule"][0]["cron"]), "drift runs daily"
+    assert set(all_workflows["rollback.yml"].triggers) == {"workflow_dispatch"}
+    for name in REUSABLE:
+        assert set(all_workflows[name].triggers) == {"workflow_call"}, name
+
+
+def test_no_trigger_runs_untrusted_code_with_secrets(all_workflows: dict[str, Document]) -> None:
+    for document in all_workflows.values():
+        assert not {"pull_request_target", "workflow_run"} & set(document.triggers), document.name
+
+
+# ---------------------------------------------------------------------------------------- permissions
+
+
+def test_every_workflow_starts_with_no_permissions(all_workflows: dict[str, Document]) -> None:
+    for document in all_workflows.values():
+        assert document.data.get("permissions") == {}, f"{document.name}: top-level permissions must be {{}}"
+
+
+def test_every_job_states_its_permissions(all_workflows: dict[str, Document]) -> None:
+    for document in all_workflows.values():
+        for job_id, job in document.jobs.items():
+            assert "permissions" in job, f"{document.name}:{job_id} inherits permissions"
+            assert job["permissions"] != "write-all", f"{document.name}:{job_id}"
+
+
+def test_id_token_only_where_a_role_is_assumed(all_workflows: dict[str, Document]) -> None:
+    for document in all_workflows.values():
+        for job_id, job in document.jobs.items():
+            wants_token = job["permissions"].get("id-token") == "write"
+            assert wants_token == bool(assumes_role(job)), f"{document.name}:{job_id}"
+
+
+def test_write_permissions_are_few_and_explained(all_workflows: dict[str, Document]) -> None:
+    granted = {
+        (document.name, job_id, scope)
+        for document in all_workflows.values()
+        for job_id, job in document.jobs.items()
+        for scope, level in job["permissions"].items()
+        if level == "write" and scope != "id-token"
+    }
+    assert granted == {("pull-request.yml", "comment", "pull-requests")}
+    for document in all_workflows.values():
+        for line in document.text.splitlines():
+            if re.match(r"\s+[a-z-]+: (read|write)\s*(#.*)?$", line):
+                assert "#" in line, f"{document.name}: say why a permission is granted: {line.strip()}"
+
+
+def test_callers_grant_what_reusable_workflows_ask_for(all_workflows: dict[str, Document]) -> None:
+    """GitHub refuses to start a called job that asks for more than its caller granted."""
+    for document in all_workflows.values():
+        for job_id, job in document.jobs.items():
+            called = called_workflow(job)
+            if called is None:
+                continue
+            for inner_id, inner in called.jobs.items():
+                for scope, level in inner["permissions"].items():
+                    granted = job["permissions"].get(scope)
+                    assert granted == level or (level == "read" and granted == "write"), (
+                        f"{document.name}:{job_id} does not grant {scope}: {level} to {called.name}:{inner_id}"
+                    )
+
+
+# --------------------------------------------------------------------------------------- environments
+
+
+def test_each_role_is_assumed_only_from_the_environment_its_trust_policy_names(
+    all_workflows: dict[str, Document],
+) -> None:
+    seen = set()
+    for document in all_workflows.values():
+        for job_id, job in document.jobs.items():
+            if job.get("uses"):
+                continue
+            for role in assumes_role(job):
+                assert role in ROLE_VARIABLES, f"{document.name}:{job_id} assumes an unknown role {role}"
+                assert environment_name(job) == ROLE_VARIABLES[role], f"{document.name}:{job_id} ({role})"
+                seen.add(role)
+    assert seen == set(ROLE_VARIABLES)
+
+
+def test_production_is_reached_only_through_the_release_and_rollback_jobs(
+    all_workflows: dict[str, Document],
+) -> None:
+    production_jobs = {
+        (document.name, job_id)
+        for document in all_workflows.values()
+        for job_id, job in document.jobs.items()
+        if environment_name(job) == "production"
+    }
+    assert production_jobs == {("_release.yml", "release"), ("rollback.yml", "rollback")}
+
+
+def test_deploy_and_retrain_release_through_the_same_reusable_workflow(all_workflows: dict[str, Document]) -> None:
+    for name in ("deploy.yml", "retrain.yml"):
+        release = all_workflows[name].jobs["release"]
+        assert release["uses"] == f"{LOCAL_USES}.github/workflows/_release.yml", name
+    assert all_workflows["retrain.yml"].jobs["release"]["with"] == {
+        "model-uri": "${{ needs.train.outputs.uri }}",
+        "promote-version": "${{ needs.train.outputs.version }}",
+    }
+    assert "with" not in all_workflows["deploy.yml"].jobs["release"], "deploy ships the promoted model"
+
+
+def test_pull_requests_and_drift_plan_through_the_same_reusable_workflow(
+    all_workflows: dict[str, Document],
+) -> None:
+    for name in ("pull-request.yml", "drift.yml"):
+        assert all_workflows[name].jobs["plan"]["uses"] == f"{LOCAL_USES}.github/workflows/_plan.yml", name
+    assert all_workflows["pull-request.yml"].jobs["checks"]["uses"].endswith("/_checks.yml")
+    assert all_workflows["deploy.yml"].jobs["checks"]["uses"].endswith("/_checks.yml")
+
+
+# ------------------------------------------------------------------------------------------ job order
+
+
+def needs_of(job: dict[str, Any]) -> set[str]:
+    needs = job.get("needs", [])
+    return {needs} if isinstance(needs, str) else set(needs)
+
+
+def test_job_order(all_workflows: dict[str, Document]) -> None:
+    assert needs_of(all_workflows["deploy.yml"].jobs["release"]) == {"checks"}
+    assert needs_of(all_workflows["retrain.yml"].jobs["release"]) == {"train"}
+    assert needs_of(all_workflows["pull-request.yml"].jobs["comment"]) == {"plan"}
+    assert needs_of(all_workflows["drift.yml"].jobs["report"]) == {"plan"}
+    for document in all_workflows.values():
+        for job_id, job in document.jobs.items():
+            assert needs_of(job) <= set(document.jobs), f"{document.name}:{job_id} needs an unknown job"
+
+
+def step_index(job: dict[str, Any], pattern: str) -> int:
+    for index, step in enumerate(job["steps"]):
+        if re.search(pattern, step.get("run", "") + step.get("uses", "")):
+            return index
+    raise AssertionError(f"no step matches {pattern!r}")
+
+
+def test_the_release_builds_applies_rolls_then_promotes(all_workflows: dict[str, Document]) -> None:
+    release = all_workflows["_release.yml"].jobs["release"]
+    order = [
+        step_index(release, r"configure-aws-credentials@"),
+        step_index(release, r"/actions/build-image"),
+        step_index(release, r"terraform -chdir=terraform apply -input=false -auto-approve -lock-timeout=10m$"),
+        step_index(release, r"lambda_model\.rollout deploy"),
+        step_index(release, r"lambda_model promote"),
+    ]
+    assert order == sorted(order), order
+    rollout = release["steps"][order[3]]
+    assert "tests/integration" in rollout["run"]
+    assert rollout["env"]["ENDPOINT_URL"] == "${{ steps.stack.outputs.endpoint-url }}"
+
+
+def test_retrain_gates_before_anything_is_released(all_workflows: dict[str, Document]) -> None:
+    train = all_workflows["retrain.yml"].jobs["train"]
+    assert step_index(train, r"lambda_model train") < step_index(train, r"lambda_model gate")
+    assert "--no-promote" in train["steps"][step_index(train, r"lambda_model train")]["run"]
+    gate = train["steps"][step_index(train, r"lambda_model gate")]
+    assert '--summary-md "$GITHUB_STEP_SUMMARY"' in gate["run"]
+    assert "continue-on-error" not in gate, "a failed gate must stop the release"
+
+
+# --------------------------------------------------------------------------- timeouts and concurrency
+
+
+def test_every_job_that_runs_has_a_timeout(all_workflows: dict[str, Document]) -> None:
+    for document in all_workflows.values():
+        for job_id, job in document.jobs.items():
+            if "runs-on" in job:
+                assert 0 < job.get("timeout-minutes", 0) <= 60, f"{document.name}:{job_id}"
+
+
+def test_shared_state_is_changed_one_run_at_a_time(all_workflows: dict[str, Document]) -> None:
+    for name in ("pull-request.yml", "deploy.yml", "retrain.yml", "drift.yml"):
+        assert "group" in all_workflows[name].data["concurrency"], name
+    assert all_workflows["deploy.yml"].data["concurrency"]["cancel-in-progress"] is False
+    assert all_workflows["retrain.yml"].data["concurrency"]["cancel-in-progress"] is False
+    # Everything that moves the production alias queues on one group and is never cancelled halfway.
+    for name, job_id in (("_release.yml", "release"), ("rollback.yml", "rollback")):
+        assert all_workflows[name].jobs[job_id]["concurrency"] == {"group": "production", "cancel-in-progress": False}
+
+
+# ---------------------------------------------------------------------------------- pinning and secrets
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_version_in_a_comment() -> None:
+    pins: dict[str, set[str]] = {}
+    for document in all_documents():
+        for line in document.text.splitlines():
+            match = re.match(r"\s*(?:-\s+)?uses:\s*(\S+)(.*)$", line)
+            if not match or match.group(1).startswith(LOCAL_USES):
+                continue
+            reference, comment = match.groups()
+            assert PINNED_USES.match(reference), f"{document.name}: {reference} is not pinned to a commit"
+            assert VERSION_COMMENT.search(comment), f"{document.name}: {reference} needs a '# vX.Y.Z' comment"
+            action, sha = reference.split("@")
+            pins.setdefault(action, set()).add(sha + comment.strip())
+    assert len(pins) >= 8
+    for action, versions in pins.items():
+        assert len(versions) == 1, f"{action} is pinned to different commits: {versions}"
+
+
+def test_local_references_point_at_files_that_exist() -> None:
+    for where, step in all_steps():
+        uses = step.get("uses", "")
+        if uses.startswith(LOCAL_USES):
+            action = ACTIONS_DIR.parent.parent / uses.removeprefix(LOCAL_USES) / "action.yml"
+            assert action.is_file(), f"{where}: {uses}"
+            declared = set(actions()[action.parent.name].data.get("inputs", {}))
+            assert set(step.get("with", {})) <= declared, f"{where}: unknown inputs for {uses}"
+    for document in workflows().values():
+        for job_id, job in document.jobs.items():
+            called = called_workflow(job)
+            if called is not None:
+                declared = set((called.triggers["workflow_call"] or {}).get("inputs") or {})
+                assert set(job.get("with", {})) <= declared, f"{document.name}:{job_id}"
+
+
+def test_no_stored_keys_or_secrets() -> None:
+    for document in all_documents():
+        assert "secrets." not in document.text, document.name
+        assert "secrets: inherit" not in document.text, document.name
+        for forbidden in ("aws-access-key-id", "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", "AKIA"):
+            assert forbidden not in document.text, f"{document.name} mentions {forbidden}"
+
+
+def test_roles_and_region_come_from_variables() -> None:
+    for where, step in all_steps():
+        if step.get("uses", "").startswith("aws-actions/configure-aws-credentials@"):
+            assert re.fullmatch(r"\$\{\{ vars\.AWS_\w+_ROLE_ARN \}\}", step["with"]["role-to-assume"]), where
+            assert step["with"]["aws-region"] == "${{ vars.AWS_REGION }}", where
+
+
+def test_no_expression_inside_a_shell_script() -> None:
+    """Values reach scripts through env:, so no input or output can inject shell code."""
+    for where, step in all_steps():
+        assert "${{" not in step.get("run", ""), f"{where}: {step.get('name')}"
+
+
+def test_checkouts_do_not_keep_the_token() -> None:
+    checkouts = [(where, step) for where, step in all_steps() if step.get("uses", "").startswith("actions/checkout@")]
+    assert checkouts
+    for where, step in checkouts:
+        assert step.get("with", {}).get("persist-credentials") is False, where
+
+
+def test_every_step_output_read_is_written_by_a_step_with_that_id() -> None:
+    for document in all_documents():
+        jobs = list(document.jobs.values()) or [document.data.get("runs", {})]
+        for job in jobs:
+            ids = {step["id"] for step in job.get("steps", []) if "id" in step}
+            text = str(job)
+            for step_id in re.findall(r"steps\.([\w-]+)\.outputs", text):
+                assert step_id in ids, f"{document.name}: steps.{step_id} is not a step id"
+
+
+def test_every_needs_output_read_is_declared() -> None:
+    for document in workflows().values():
+        for job_id, job in document.jobs.items():
+            for needed, output in re.findall(r"needs\.([\w-]+)\.outputs\.([\w-]+)", str(job)):
+                assert needed in needs_of(job), f"{document.name}:{job_id} reads {needed} without needing it"
+                producer = document.jobs[needed]
+                called = called_workflow(producer)
+                declared = called.triggers["workflow_call"]["outputs"] if called else producer.get("outputs", {})
+                assert output in declared, f"{document.name}:{job_id} reads undeclared {needed}.{output}"
+
+
+@pytest.mark.parametrize("name", sorted(REUSABLE))
+def test_reusable_workflows_have_no_concurrency_of_their_own_at_the_top(name: str) -> None:
+    """In a called workflow github.workflow is the caller's name: a workflow-level group there can collide
+    with the caller's own group and cancel the run. Job-level groups (the release job's) are fine."""
+    assert "concurrency" not in workflows()[name].data
+
+
+def test_the_workflow_folder_holds_only_workflows() -> None:
+    assert {path.suffix for path in WORKFLOWS_DIR.iterdir()} == {".yml"}
