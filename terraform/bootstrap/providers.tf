@@ -1,0 +1,16 @@
+provider "aws" {
+  region = var.aws_region
+
+  default_tags {
+    tags = merge(var.tags, {
+      Project     = var.name_prefix
+      Environment = var.environment
+      ManagedBy   = "terraform"
+      Component   = "bootstrap"
+    })
+  }
+}
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}

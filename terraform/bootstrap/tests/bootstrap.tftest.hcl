@@ -1,0 +1,218 @@
+# Unit tests of the bootstrap with a mocked AWS provider: who may assume which role, and what each may do.
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+      arn        = "arn:aws:iam::123456789012:user/admin"
+    }
+  }
+  mock_data "aws_partition" {
+    defaults = {
+      partition  = "aws"
+      dns_suffix = "amazonaws.com"
+    }
+  }
+  mock_resource "aws_iam_openid_connect_provider" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:role/mocked"
+    }
+  }
+  mock_data "aws_iam_openid_connect_provider" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com/existing"
+    }
+  }
+}
+
+variables {
+  github_repository = "octo-org/lambda-model"
+}
+
+run "oidc_trust" {
+  assert {
+    condition     = aws_iam_openid_connect_provider.github[0].url == "https://token.actions.githubusercontent.com" && aws_iam_openid_connect_provider.github[0].client_id_list == toset(["sts.amazonaws.com"])
+    error_message = "The provider is GitHub's issuer with the STS audience."
+  }
+  assert {
+    condition = alltrue([
+      for role in aws_iam_role.github : jsondecode(role.assume_role_policy).Statement[0].Principal.Federated == "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+      && jsondecode(role.assume_role_policy).Statement[0].Action == "sts:AssumeRoleWithWebIdentity"
+      && keys(jsondecode(role.assume_role_policy).Statement[0].Condition) == ["StringEquals"]
+      && jsondecode(role.assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+    ])
+    error_message = "Every role trusts only the GitHub provider, with aud == sts.amazonaws.com and exact (StringEquals) matches."
+  }
+  assert {
+    condition = {
+      for key, role in aws_iam_role.github : key => jsondecode(role.assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"]
+      } == {
+      plan   = ["repo:octo-org/lambda-model:pull_request", "repo:octo-org/lambda-model:ref:refs/heads/main"]
+      deploy = ["repo:octo-org/lambda-model:environment:production"]
+      train  = ["repo:octo-org/lambda-model:environment:training"]
+    }
+    error_message = "sub: plan for pull requests and main, deploy only from the production environment, train only from the training environment."
+  }
+  assert {
+    condition     = toset([for role in aws_iam_role.github : role.name]) == toset(["lambda-model-prod-github-plan", "lambda-model-prod-github-deploy", "lambda-model-prod-github-train"])
+    error_message = "Role names derive from the stack's prefix and environment."
+  }
+}
+
+run "immutable_subject_claims" {
+  variables {
+    github_owner_id      = "123456"
+    github_repository_id = "456789"
+    plan_from_main       = false
+  }
+
+  assert {
+    condition = {
+      for key, role in aws_iam_role.github : key => jsondecode(role.assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"]
+      } == {
+      plan   = ["repo:octo-org@123456/lambda-model@456789:pull_request"]
+      deploy = ["repo:octo-org@123456/lambda-model@456789:environment:production"]
+      train  = ["repo:octo-org@123456/lambda-model@456789:environment:training"]
+    }
+    error_message = "With the IDs set, only the immutable form repo:owner@ID/name@ID:... is trusted; plan_from_main = false drops main."
+  }
+}
+
+run "existing_oidc_provider" {
+  variables {
+    create_oidc_provider = false
+  }
+
+  assert {
+    condition     = length(aws_iam_openid_connect_provider.github) == 0 && output.oidc_provider_arn == "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com/existing"
+    error_message = "With create_oidc_provider = false the account's provider is looked up and trusted."
+  }
+}
+
+run "plan_role_is_read_only" {
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_role_policy.github["plan"].policy).Statement :
+      s.Sid == "LockState" || alltrue([for a in s.Action : can(regex("^[a-z0-9]+:(Get|List|Describe)", a)) || a == "apigateway:GET"])
+    ])
+    error_message = "The plan role may only read (Get/List/Describe), apart from the state lock."
+  }
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.github["plan"].policy).Statement : s.Resource if s.Sid == "LockState"][0] == [
+      "arn:aws:s3:::lambda-model-prod-tfstate-123456789012/lambda-model/prod/terraform.tfstate.tflock"
+    ]
+    error_message = "The only object the plan role may write is the state's .tflock lock file."
+  }
+  assert {
+    condition     = !strcontains(aws_iam_role_policy.github["plan"].policy, "models/")
+    error_message = "The plan role cannot read model or data objects."
+  }
+}
+
+run "deploy_role_scope" {
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement :
+      contains(["LoginToRegistry", "ReadMetrics"], s.Sid) || alltrue([
+        for r in s.Resource : strcontains(r, "lambda-model-prod") || startswith(r, "arn:aws:apigateway:eu-central-1::/") ||
+        startswith(r, "arn:aws:logs:eu-central-1:123456789012:log-group:API-Gateway-Execution-Logs_")
+      ])
+    ])
+    error_message = "Every deploy statement is scoped to the stack's names (API Gateway: this region's API paths; execution logs: their generated names), except the two actions without resource-level permissions."
+  }
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement : s if s.Sid == "PassFunctionRoleToLambda"][0] == {
+      Sid       = "PassFunctionRoleToLambda"
+      Effect    = "Allow"
+      Action    = ["iam:PassRole"]
+      Resource  = ["arn:aws:iam::123456789012:role/lambda-model-prod-function"]
+      Condition = { StringEquals = { "iam:PassedToService" = "lambda.amazonaws.com" } }
+    }
+    error_message = "The deploy role may pass only the function role, and only to Lambda."
+  }
+  assert {
+    condition = alltrue([
+      for a in ["lambda:UpdateFunctionCode", "lambda:PublishVersion", "lambda:UpdateAlias", "ecr:PutImage"] :
+      contains(flatten([for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement : s.Action]), a)
+    ])
+    error_message = "The deploy role can push and roll out (update-function-code, publish-version, update-alias)."
+  }
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement : s.Resource if s.Sid == "PromoteModel"][0] == [
+      "arn:aws:s3:::lambda-model-prod-models-123456789012/models/current"
+    ]
+    error_message = "Promotion: the deploy role writes only the models/current pointer."
+  }
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement : s.Resource if s.Sid == "WriteState"][0] == [
+      "arn:aws:s3:::lambda-model-prod-tfstate-123456789012/lambda-model/prod/terraform.tfstate"
+    ]
+    error_message = "The deploy role writes the stack's state object."
+  }
+}
+
+run "train_role_scope" {
+  assert {
+    condition = {
+      for s in jsondecode(aws_iam_role_policy.github["train"].policy).Statement : s.Sid => { action = s.Action, resource = s.Resource }
+      } == {
+      ReadTrainingDataAndModels = {
+        action   = ["s3:GetObject"]
+        resource = ["arn:aws:s3:::lambda-model-prod-models-123456789012/data/*", "arn:aws:s3:::lambda-model-prod-models-123456789012/models/*"]
+      }
+      ListTrainingDataAndModels = { action = ["s3:ListBucket"], resource = ["arn:aws:s3:::lambda-model-prod-models-123456789012"] }
+      WriteModelVersions        = { action = ["s3:PutObject"], resource = ["arn:aws:s3:::lambda-model-prod-models-123456789012/models/versions/*"] }
+    }
+    error_message = "The train role reads data/ and models/, and writes only new objects under models/versions/."
+  }
+}
+
+run "state_bucket" {
+  assert {
+    condition     = aws_s3_bucket.state.bucket == "lambda-model-prod-tfstate-123456789012" && !aws_s3_bucket.state.force_destroy
+    error_message = "The state bucket is named per account and never force-destroyed."
+  }
+  assert {
+    condition     = aws_s3_bucket_versioning.state.versioning_configuration[0].status == "Enabled"
+    error_message = "State is versioned."
+  }
+  assert {
+    condition     = one(one(aws_s3_bucket_server_side_encryption_configuration.state.rule).apply_server_side_encryption_by_default).sse_algorithm == "aws:kms"
+    error_message = "State is encrypted with KMS."
+  }
+  assert {
+    condition = alltrue([
+      aws_s3_bucket_public_access_block.state.block_public_acls, aws_s3_bucket_public_access_block.state.block_public_policy,
+      aws_s3_bucket_public_access_block.state.ignore_public_acls, aws_s3_bucket_public_access_block.state.restrict_public_buckets,
+    ])
+    error_message = "All four public access blocks are on."
+  }
+  assert {
+    condition = (
+      jsondecode(aws_s3_bucket_policy.state.policy).Statement[0].Effect == "Deny" &&
+      jsondecode(aws_s3_bucket_policy.state.policy).Statement[0].Condition == { Bool = { "aws:SecureTransport" = "false" } }
+    )
+    error_message = "The state bucket denies requests without TLS."
+  }
+  assert {
+    condition     = output.backend_config == { bucket = "lambda-model-prod-tfstate-123456789012", key = "lambda-model/prod/terraform.tfstate", region = "eu-central-1" }
+    error_message = "backend_config gives the stack's -backend-config values."
+  }
+}
+
+run "rejects_invalid_variables" {
+  command = plan
+
+  variables {
+    github_repository      = "not a repository"
+    github_owner_id        = "123456"
+    production_environment = "prod env"
+  }
+
+  expect_failures = [var.github_repository, var.github_repository_id, var.production_environment]
+}

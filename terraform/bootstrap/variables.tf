@@ -1,0 +1,148 @@
+variable "aws_region" {
+  description = "AWS region of the state bucket and of the stack the roles may deploy."
+  type        = string
+  default     = "eu-central-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$", var.aws_region))
+    error_message = "aws_region must look like an AWS region name, e.g. eu-central-1."
+  }
+}
+
+variable "name_prefix" {
+  description = "name_prefix of the stack these roles deploy; must equal the stack's variable, the roles are scoped to its names."
+  type        = string
+  default     = "lambda-model"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,22}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-24 characters of lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "environment" {
+  description = "environment of the stack these roles deploy; must equal the stack's variable."
+  type        = string
+  default     = "prod"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,11}$", var.environment))
+    error_message = "environment must be 2-12 lowercase letters or digits, starting with a letter."
+  }
+}
+
+variable "github_repository" {
+  description = "The GitHub repository whose workflows may assume the roles, as owner/name."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$", var.github_repository))
+    error_message = "github_repository must be owner/name, e.g. octo-org/lambda-model."
+  }
+}
+
+variable "github_owner_id" {
+  description = "Numeric ID of the repository owner. Set together with github_repository_id when the repository uses GitHub's immutable subject claims (repo:owner@ID/name@ID:...)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.github_owner_id == null || can(regex("^[0-9]+$", var.github_owner_id))
+    error_message = "github_owner_id must be the owner's numeric ID (gh api users/<owner> --jq .id)."
+  }
+}
+
+variable "github_repository_id" {
+  description = "Numeric ID of the repository, for the immutable subject claims; see github_owner_id."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.github_repository_id == null || can(regex("^[0-9]+$", var.github_repository_id))
+    error_message = "github_repository_id must be the repository's numeric ID (gh api repos/<owner>/<name> --jq .id)."
+  }
+
+  validation {
+    condition     = (var.github_repository_id == null) == (var.github_owner_id == null)
+    error_message = "Set both github_owner_id and github_repository_id (immutable subject claims) or neither."
+  }
+}
+
+variable "production_environment" {
+  description = "GitHub environment of the deploy job; the only subject the deploy role trusts."
+  type        = string
+  default     = "production"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,255}$", var.production_environment))
+    error_message = "production_environment must be a GitHub environment name without spaces or colons."
+  }
+}
+
+variable "training_environment" {
+  description = "GitHub environment of the retrain job; the only subject the train role trusts."
+  type        = string
+  default     = "training"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,255}$", var.training_environment))
+    error_message = "training_environment must be a GitHub environment name without spaces or colons."
+  }
+}
+
+variable "plan_from_main" {
+  description = "Let workflows on the main branch (the scheduled drift check) assume the plan role, besides pull requests."
+  type        = bool
+  default     = true
+}
+
+variable "create_oidc_provider" {
+  description = "Create the account's GitHub OIDC provider; false when the account already has one (it is looked up instead)."
+  type        = bool
+  default     = true
+}
+
+variable "manage_api_gateway_account" {
+  description = "Set this region's API Gateway account setting to a CloudWatch Logs role (needed for the stage's logs). False if something else already manages it."
+  type        = bool
+  default     = true
+}
+
+variable "state_bucket_name" {
+  description = "Name of the state bucket; null derives <name_prefix>-<environment>-tfstate-<account id>."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.state_bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.state_bucket_name))
+    error_message = "state_bucket_name must be a valid S3 bucket name."
+  }
+}
+
+variable "state_noncurrent_version_days" {
+  description = "Days old state versions are kept (the way back from a bad apply)."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.state_noncurrent_version_days >= 30
+    error_message = "state_noncurrent_version_days must be at least 30."
+  }
+}
+
+variable "max_session_duration" {
+  description = "Longest session, in seconds, a workflow may hold one of the roles."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.max_session_duration >= 3600 && var.max_session_duration <= 43200
+    error_message = "max_session_duration must be between 3600 and 43200 seconds."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags for every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,58 @@
+locals {
+  # What the running function may do, and nothing more: read the model prefix (when MODEL_URI points at S3),
+  # write its own log group, send traces.
+  function_policy = {
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "ReadModels"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = ["${local.model_bucket_arn}/${local.model_prefix}/*"]
+      },
+      {
+        Sid      = "ListModels"
+        Effect   = "Allow"
+        Action   = ["s3:ListBucket"]
+        Resource = [local.model_bucket_arn]
+        Condition = {
+          StringLike = { "s3:prefix" = [local.model_prefix, "${local.model_prefix}/*"] }
+        }
+      },
+      {
+        Sid      = "WriteOwnLogs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = ["arn:${local.partition}:logs:${var.aws_region}:${local.account_id}:log-group:${local.log_groups.function}:*"]
+      },
+      {
+        # X-Ray has no resource-level permissions for writing segments.
+        Sid      = "WriteTraces"
+        Effect   = "Allow"
+        Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+        Resource = ["*"]
+      },
+    ]
+  }
+}
+
+resource "aws_iam_role" "function" {
+  name        = "${local.name}-function"
+  description = "Execution role of the ${local.function_name} Lambda function."
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      # Only this account's Lambda service may assume it (confused-deputy guard).
+      Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "function" {
+  name   = "runtime"
+  role   = aws_iam_role.function.id
+  policy = jsonencode(local.function_policy)
+}

@@ -1,0 +1,64 @@
+output "endpoint_url" {
+  description = "POST a JSON body of iris features here for a prediction (the seed's URL: the stage root)."
+  value       = local.endpoint_url
+}
+
+output "health_url" {
+  description = "GET here for the health check (no API key needed)."
+  value       = "${local.endpoint_url}health"
+}
+
+output "api_id" {
+  description = "ID of the REST API."
+  value       = aws_api_gateway_rest_api.this.id
+}
+
+output "stage_name" {
+  description = "Name of the API stage (the first path segment of the URL)."
+  value       = aws_api_gateway_stage.this.stage_name
+}
+
+output "api_key_id" {
+  description = "ID of the API key when enable_api_key is true, else null; read the value with `aws apigateway get-api-key --api-key <id> --include-value`."
+  value       = one(aws_api_gateway_api_key.this[*].id)
+}
+
+output "function_name" {
+  description = "Name of the Lambda function (for update-function-code and publish-version)."
+  value       = aws_lambda_function.this.function_name
+}
+
+output "alias_name" {
+  description = "Name of the alias API Gateway invokes (for update-alias)."
+  value       = aws_lambda_alias.live.name
+}
+
+output "function_role_arn" {
+  description = "ARN of the function's execution role."
+  value       = aws_iam_role.function.arn
+}
+
+output "ecr_repository_url" {
+  description = "Repository URL to push images to, as <url>:<git-sha>."
+  value       = aws_ecr_repository.this.repository_url
+}
+
+output "ecr_repository_name" {
+  description = "Name of the image repository."
+  value       = aws_ecr_repository.this.name
+}
+
+output "model_bucket" {
+  description = "Name of the model bucket (the model registry)."
+  value       = aws_s3_bucket.models.bucket
+}
+
+output "model_prefix" {
+  description = "Key prefix of the model registry inside the bucket: <prefix>/versions/<id>/ and the pointer <prefix>/current."
+  value       = local.model_prefix
+}
+
+output "alarm_names" {
+  description = "Names of the CloudWatch alarms, e.g. for a rollout gate."
+  value       = { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.alarm_name }
+}

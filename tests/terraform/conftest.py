@@ -1,0 +1,140 @@
+"""Terraform fixtures: the CLI pointed at the local provider mirror, and one initialised copy of each root."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.servers import REPO_ROOT
+
+TERRAFORM_DIR = REPO_ROOT / "terraform"
+ROOTS = {"stack": TERRAFORM_DIR, "bootstrap": TERRAFORM_DIR / "bootstrap"}
+PROVIDER = Path("registry.terraform.io/hashicorp/aws")
+# Where CI images and developer machines keep an unpacked provider mirror; TF_PLUGIN_MIRROR wins.
+MIRROR_CANDIDATES = (
+    "/opt/tf-plugins",
+    "/usr/local/share/terraform/plugins",
+    "/usr/share/terraform/plugins",
+    "~/.terraform.d/plugins",
+    "~/.local/share/terraform/plugins",
+)
+
+
+def find_mirror() -> Path | None:
+    """The first directory holding an unpacked hashicorp/aws provider for this machine."""
+    candidates = [os.environ.get("TF_PLUGIN_MIRROR", ""), *MIRROR_CANDIDATES]
+    for candidate in filter(None, candidates):
+        path = Path(candidate).expanduser()
+        if any((path / PROVIDER).glob("*/linux_amd64/terraform-provider-aws_*")):
+            return path
+    return None
+
+
+@dataclass(frozen=True)
+class Terraform:
+    """The terraform CLI with a private CLI config: providers from the mirror, nothing from the network."""
+
+    binary: str
+    env: Mapping[str, str]
+
+    def run(
+        self,
+        *args: str,
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 240,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [self.binary, *args],
+            cwd=cwd,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            pytest.fail(
+                f"terraform {' '.join(args)} (in {cwd}) exited {result.returncode}\n"
+                f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}"
+            )
+        return result
+
+    def popen(self, *args: str, cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [self.binary, *args],
+            cwd=cwd,
+            env={**self.env, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+
+@pytest.fixture(scope="session")
+def terraform(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
+    binary = shutil.which("terraform")
+    if binary is None:
+        pytest.skip("terraform is not on PATH (CI installs it; see docs/infrastructure.md)")
+    mirror = find_mirror()
+    if mirror is None:
+        pytest.fail(
+            "No hashicorp/aws provider mirror found; set TF_PLUGIN_MIRROR to a directory holding "
+            f"{PROVIDER}/<version>/linux_amd64/ (searched {', '.join(MIRROR_CANDIDATES)})"
+        )
+    home = tmp_path_factory.mktemp("terraform-cli")
+    config = home / "terraformrc"
+    config.write_text(
+        "provider_installation {\n"
+        f'  filesystem_mirror {{\n    path    = "{mirror}"\n    include = ["registry.terraform.io/hashicorp/*"]\n  }}\n'
+        '  direct {\n    exclude = ["registry.terraform.io/hashicorp/*"]\n  }\n'
+        "}\n"
+    )
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TF_", "AWS_")) or key in ("AWS_CA_BUNDLE",)
+    }
+    env.update(
+        TF_CLI_CONFIG_FILE=str(config),
+        TF_IN_AUTOMATION="1",
+        TF_INPUT="0",
+        CHECKPOINT_DISABLE="1",
+        # Test roots never see real credentials, even if the developer's shell has some.
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_REGION="eu-central-1",
+    )
+    return Terraform(binary=binary, env=env)
+
+
+def copy_root(source: Path, destination: Path) -> Path:
+    """A root's sources without any local .terraform/, state or override files of a developer."""
+    shutil.copytree(
+        source,
+        destination,
+        ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*_override.tf", "*.tfplan", "bootstrap"),
+    )
+    return destination
+
+
+@pytest.fixture(scope="session")
+def initialized_roots(terraform: Terraform, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each root copied once and initialised from the mirror without a backend, for validate and test.
+
+    -lockfile=readonly makes a stale committed .terraform.lock.hcl fail here instead of being rewritten.
+    """
+    base = tmp_path_factory.mktemp("terraform-roots")
+    roots = {}
+    for name, source in ROOTS.items():
+        root = copy_root(source, base / name)
+        terraform.run("init", "-backend=false", "-lockfile=readonly", "-no-color", cwd=root)
+        roots[name] = root
+    return roots
