@@ -13,10 +13,10 @@ MODEL_STORE ?= $(CURDIR)/.models
 export PYTHONPATH := $(CURDIR)/app
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup serve train test test-unit test-integration test-terraform test-workflows lint bench lock clean
+.PHONY: help setup serve train test lint bench lock clean
 
 help: ## List the verbs
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,16 +36,19 @@ train: $(VENV)/.installed ## Train on the bundled iris data into the local store
 serve: train ## Train, then serve the API on http://127.0.0.1:$(PORT)
 	PORT=$(PORT) MODEL_URI=$(MODEL_STORE) $(PY) -m lambda_model serve
 
-test: setup ## Run every test: unit, integration, Terraform, workflows
+test: setup ## Run every test: unit, integration, Terraform, workflows, robustness
 	$(PY) -m pytest
+
+test-%: setup ## One folder of tests/: test-unit, -integration, -terraform, -workflows, -robustness
+	$(PY) -m pytest tests/$*
 
 lint: setup ## ruff, terraform fmt, hadolint, zizmor, checkov
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	terraform fmt -check -recursive terraform
 	$(VENV)/bin/hadolint app/Dockerfile
-	$(VENV)/bin/zizmor --offline .github/workflows
-	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --quiet --compact -d terraform
+	$(VENV)/bin/zizmor --offline --strict-collection .github
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --quiet --compact --framework terraform --skip-download -d terraform
 
 bench: setup ## Benchmark the serving path against a seed-style baseline
 	$(PY) bench/run.py

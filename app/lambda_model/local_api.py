@@ -58,6 +58,9 @@ def to_event(method: str, target: str, headers: dict[str, str], body: bytes) -> 
 class ProxyHandler(BaseHTTPRequestHandler):
     server_version = "lambda-model-local"
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle's algorithm the body would wait for the
+    # client's delayed ACK (about 40 ms) on every kept-alive request.
+    disable_nagle_algorithm = True
 
     def _answer(self) -> None:
         try:
@@ -96,10 +99,13 @@ class ProxyHandler(BaseHTTPRequestHandler):
         pass  # the handler writes one structured line per request already
 
 
+class LocalApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default backlog of 5 drops connections when many clients start at once
+
+
 def make_server(host: str, port: int) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((host, port), ProxyHandler)
-    server.daemon_threads = True
-    return server
+    return LocalApiServer((host, port), ProxyHandler)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8080) -> None:

@@ -80,6 +80,8 @@ def decode_body(body: Any, is_base64: bool = False) -> Any:
         ) from None
     except RecursionError:
         raise RequestError(400, "invalid_json", "the body is nested too deeply") from None
+    except ValueError:  # an integer longer than Python's int/str conversion limit (4,300 digits)
+        raise RequestError(400, "value_out_of_range", "the body holds a number with too many digits") from None
 
 
 def _feature_value(value: Any, where: str) -> float | None:

@@ -78,6 +78,7 @@ class ModelStore(ABC):
         try:
             verify(folder)
         except ArtifactError as error:
+            self._discard_local_copy(folder)
             raise StoreError(f"{self.version_uri(version)} is not a usable model: {error}") from None
         return folder
 
@@ -103,6 +104,10 @@ class ModelStore(ABC):
 
     @abstractmethod
     def _local_copy(self, version: str, cache_dir: Path) -> Path: ...
+
+    @abstractmethod
+    def _discard_local_copy(self, folder: Path) -> None:
+        """Forget a copy that failed verification, so a repaired store is read afresh next time."""
 
 
 class LocalStore(ModelStore):
@@ -142,6 +147,9 @@ class LocalStore(ModelStore):
         if not folder.is_dir():
             raise StoreError(f"no version {version} in {self.uri}")
         return folder
+
+    def _discard_local_copy(self, folder: Path) -> None:
+        pass  # the folder is the stored version itself, not a copy: it is evidence, never deleted
 
 
 class S3Store(ModelStore):
@@ -244,6 +252,9 @@ class S3Store(ModelStore):
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return folder
+
+    def _discard_local_copy(self, folder: Path) -> None:
+        shutil.rmtree(folder, ignore_errors=True)  # only the cache: the store itself is untouched
 
 
 def _error_code(error: BaseException | None) -> str:
