@@ -1,46 +1,63 @@
-"""The promotion gate: score candidate and production on the same hold-out, with the serving code."""
+"""The promotion gate: candidate and production judged on the same hold-out rows.
+
+A shipped model is refit on every row of its data (as the original service was), so scoring the
+artifact on a hold-out drawn from that data would flatter it: it has seen those rows. The gate
+therefore refits each model's recipe (its recorded parameters) on the training part of the split
+and scores it on the hold-out part, the same rows for both. With the same data and parameters this
+reproduces the metrics recorded at training time exactly.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import numpy as np
+from typing import Any
 
 from lambda_model.data import load_dataset
-from lambda_model.evaluation import GateResult, gate, holdout_split, score
+from lambda_model.evaluation import GateResult, Split, gate, holdout_split, score
+from lambda_model.pipeline import build_pipeline
 from lambda_model.predictor import Predictor
 from lambda_model.store import StoreError, open_store, resolve_model
 
 
-def _predict_labels(predictor: Predictor) -> Callable[[np.ndarray], np.ndarray]:
-    return lambda features: predictor.probabilities(features.astype(np.float32)).argmax(axis=1)
+def _load(uri: str) -> Predictor:
+    """The verified artifact: a model that cannot be loaded cannot be promoted or compared with."""
+    return Predictor(resolve_model(uri))
 
 
-def _baseline(uri: str | None) -> tuple[Predictor | None, str | None]:
-    """Production's predictor, or None when there is no production model yet."""
+def _baseline(uri: str | None) -> Predictor | None:
+    """Production's model, or None when there is none yet (the first model only meets the threshold)."""
     if not uri:
-        return None, None
+        return None
     try:
-        return Predictor(resolve_model(uri)), uri
+        return _load(uri)
     except StoreError:
         if open_store(uri).current_version() is None:
-            return None, None  # the first model: only the threshold applies
+            return None
         raise
+
+
+def holdout_metrics(metadata: dict[str, Any], split: Split) -> dict[str, float]:
+    model = build_pipeline(metadata["parameters"]).fit(split.train_features, split.train_labels)
+    return score(model.predict, split.holdout_features, split.holdout_labels)
 
 
 def run_gate(
     candidate_uri: str, baseline_uri: str | None, data: str | None, min_accuracy: float, max_regression: float
 ) -> tuple[GateResult, str]:
     split = holdout_split(load_dataset(data))
-    candidate = Predictor(resolve_model(candidate_uri))
-    baseline, baseline_name = _baseline(baseline_uri)
-    candidate_metrics = score(_predict_labels(candidate), split.holdout_features, split.holdout_labels)
-    baseline_metrics = (
-        None if baseline is None else score(_predict_labels(baseline), split.holdout_features, split.holdout_labels)
+    candidate = _load(candidate_uri)
+    baseline = _baseline(baseline_uri)
+    result = gate(
+        holdout_metrics(candidate.metadata, split),
+        None if baseline is None else holdout_metrics(baseline.metadata, split),
+        min_accuracy,
+        max_regression,
     )
-    result = gate(candidate_metrics, baseline_metrics, min_accuracy, max_regression)
-    names = (
+    markdown = result.markdown(
         f"{candidate.version} ({candidate_uri})",
-        None if baseline is None else f"{baseline.version} ({baseline_name})",
+        None if baseline is None else f"{baseline.version} ({baseline_uri})",
     )
-    return result, result.markdown(*names)
+    note = (
+        f"Both recipes were fitted on the same {len(split.train_labels)} training rows "
+        f"and scored on the same {len(split.holdout_labels)} hold-out rows.\n"
+    )
+    return result, markdown + note

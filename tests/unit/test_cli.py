@@ -120,3 +120,15 @@ def test_every_command_has_help(command):
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args([command, "--help"])
     assert exit_info.value.code == 0
+
+
+def test_gate_reproduces_the_metrics_recorded_at_training(model_store, model_dir, capsys):
+    recorded = json.loads((model_dir / "metadata.json").read_text())["metrics"]
+    assert main(["gate", "--candidate", str(model_store), "--min-accuracy", "0"]) == 0
+    assert f"| accuracy | {recorded['accuracy']:.4f} | n/a |" in capsys.readouterr().out
+
+
+def test_retraining_the_same_recipe_on_the_same_data_passes_the_gate(model_store, tmp_path):
+    again = tmp_path / "again"
+    assert main(["train", "--store", str(again)]) == 0
+    assert main(["gate", "--candidate", str(again), "--baseline", str(model_store), "--min-accuracy", "0.9"]) == 0
