@@ -57,48 +57,24 @@ def test_train_writes_a_summary_and_versions_lists_it(tmp_path, capsys):
     assert f"* {summary['version']}" in capsys.readouterr().out
 
 
+def gate(candidate, *options) -> int:
+    return main(["gate", "--candidate", str(candidate), *map(str, options)])
+
+
 def test_gate_passes_a_good_first_model_and_fails_a_too_high_bar(model_store, tmp_path, capsys):
     summary = tmp_path / "summary.md"
     empty_store = tmp_path / "empty"
     empty_store.mkdir()
-    assert (
-        main(
-            [
-                "gate",
-                "--candidate",
-                str(model_store),
-                "--baseline",
-                str(empty_store),
-                "--min-accuracy",
-                "0.9",
-                "--summary-md",
-                str(summary),
-            ]
-        )
-        == 0
-    )
+    assert gate(model_store, "--baseline", empty_store, "--min-accuracy", 0.9, "--summary-md", summary) == 0
     assert "Model gate: passed" in summary.read_text()
-    assert (
-        main(
-            [
-                "gate",
-                "--candidate",
-                str(model_store),
-                "--baseline",
-                str(model_store),
-                "--min-accuracy",
-                "1.01",
-            ]
-        )
-        == 1
-    )
+    assert gate(model_store, "--baseline", model_store, "--min-accuracy", 1.01) == 1
     assert "below the minimum" in capsys.readouterr().out
 
 
 def test_gate_fails_a_candidate_that_regresses(model_store, tmp_path, capsys):
     weak = tmp_path / "weak"
     assert main(["train", "--store", str(weak), "--param", "n_estimators=1", "--param", "max_depth=1"]) == 0
-    assert main(["gate", "--candidate", str(weak), "--baseline", str(model_store), "--min-accuracy", "0.5"]) == 1
+    assert gate(weak, "--baseline", model_store, "--min-accuracy", 0.5) == 1
     assert "regresses from production" in capsys.readouterr().out
 
 
@@ -124,11 +100,11 @@ def test_every_command_has_help(command):
 
 def test_gate_reproduces_the_metrics_recorded_at_training(model_store, model_dir, capsys):
     recorded = json.loads((model_dir / "metadata.json").read_text())["metrics"]
-    assert main(["gate", "--candidate", str(model_store), "--min-accuracy", "0"]) == 0
+    assert gate(model_store, "--min-accuracy", 0) == 0
     assert f"| accuracy | {recorded['accuracy']:.4f} | n/a |" in capsys.readouterr().out
 
 
 def test_retraining_the_same_recipe_on_the_same_data_passes_the_gate(model_store, tmp_path):
     again = tmp_path / "again"
     assert main(["train", "--store", str(again)]) == 0
-    assert main(["gate", "--candidate", str(again), "--baseline", str(model_store), "--min-accuracy", "0.9"]) == 0
+    assert gate(again, "--baseline", model_store, "--min-accuracy", 0.9) == 0
