@@ -50,7 +50,7 @@ output "ecr_repository_name" {
 
 output "model_bucket" {
   description = "Name of the model bucket (the model registry)."
-  value       = aws_s3_bucket.models.bucket
+  value       = module.model_bucket.name
 }
 
 output "model_prefix" {

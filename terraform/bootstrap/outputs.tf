@@ -5,7 +5,7 @@ output "aws_region" {
 
 output "state_bucket" {
   description = "State bucket: -backend-config=bucket=<this> for the stack."
-  value       = aws_s3_bucket.state.bucket
+  value       = module.state_bucket.name
 }
 
 output "state_key" {
@@ -16,7 +16,7 @@ output "state_key" {
 output "backend_config" {
   description = "The stack's backend settings, ready for -backend-config flags."
   value = {
-    bucket = aws_s3_bucket.state.bucket
+    bucket = module.state_bucket.name
     key    = local.state_key
     region = local.region
   }

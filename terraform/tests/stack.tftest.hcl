@@ -131,40 +131,20 @@ run "function_role_least_privilege" {
   }
 }
 
+# The hardening itself (public access, ownership, versioning, KMS, TLS-only policy) is asserted on the
+# module in modules/private-bucket/tests/; here, what this root passes in, read back from the bucket.
 run "model_bucket" {
   assert {
-    condition     = aws_s3_bucket.models.bucket == "lambda-model-prod-models-123456789012" && !aws_s3_bucket.models.force_destroy
+    condition     = module.model_bucket.name == "lambda-model-prod-models-123456789012" && !module.model_bucket.force_destroy
     error_message = "The bucket name is unique per account and the bucket is not force-destroyed by default."
   }
   assert {
-    condition     = aws_s3_bucket_versioning.models.versioning_configuration[0].status == "Enabled"
-    error_message = "The model bucket is versioned."
+    condition     = module.model_bucket.noncurrent_version_days == 90
+    error_message = "Overwritten model versions and pointers are kept 90 days by default."
   }
   assert {
-    condition     = one(one(aws_s3_bucket_server_side_encryption_configuration.models.rule).apply_server_side_encryption_by_default).sse_algorithm == "aws:kms"
-    error_message = "The model bucket is encrypted with KMS."
-  }
-  assert {
-    condition = alltrue([
-      aws_s3_bucket_public_access_block.models.block_public_acls, aws_s3_bucket_public_access_block.models.block_public_policy,
-      aws_s3_bucket_public_access_block.models.ignore_public_acls, aws_s3_bucket_public_access_block.models.restrict_public_buckets,
-    ])
-    error_message = "All four public access blocks are on."
-  }
-  assert {
-    condition     = aws_s3_bucket_ownership_controls.models.rule[0].object_ownership == "BucketOwnerEnforced"
-    error_message = "ACLs are disabled (bucket owner enforced)."
-  }
-  assert {
-    condition = jsondecode(aws_s3_bucket_policy.models.policy).Statement[0] == {
-      Sid       = "DenyInsecureTransport"
-      Effect    = "Deny"
-      Principal = "*"
-      Action    = "s3:*"
-      Resource  = ["arn:aws:s3:::lambda-model-prod-models-123456789012", "arn:aws:s3:::lambda-model-prod-models-123456789012/*"]
-      Condition = { Bool = { "aws:SecureTransport" = "false" } }
-    }
-    error_message = "The bucket policy denies every request that is not TLS."
+    condition     = output.model_bucket == module.model_bucket.name
+    error_message = "The model_bucket output names the module's bucket."
   }
 }
 

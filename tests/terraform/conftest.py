@@ -15,6 +15,8 @@ from tests.support.servers import REPO_ROOT
 
 TERRAFORM_DIR = REPO_ROOT / "terraform"
 ROOTS = {"stack": TERRAFORM_DIR, "bootstrap": TERRAFORM_DIR / "bootstrap"}
+# The local modules the roots call (source = "./modules/NAME" or "../modules/NAME"); each has its own tests.
+MODULES = {path.name: path for path in sorted((TERRAFORM_DIR / "modules").iterdir()) if any(path.glob("*.tf"))}
 PROVIDER = Path("registry.terraform.io/hashicorp/aws")
 # Where CI images and developer machines keep an unpacked provider mirror; TF_PLUGIN_MIRROR wins.
 MIRROR_CANDIDATES = (
@@ -115,26 +117,27 @@ def terraform(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
     return Terraform(binary=binary, env=env)
 
 
-def copy_root(source: Path, destination: Path) -> Path:
-    """A root's sources without any local .terraform/, state or override files of a developer."""
+def copy_terraform(destination: Path) -> dict[str, Path]:
+    """terraform/ without any local .terraform/, state or override files of a developer; where each root and
+    module is in the copy. The tree is copied whole because the roots call the modules by relative path."""
     shutil.copytree(
-        source,
+        TERRAFORM_DIR,
         destination,
-        ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*_override.tf", "*.tfplan", "bootstrap"),
+        ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*_override.tf", "*.tfplan"),
     )
-    return destination
+    return {name: destination / path.relative_to(TERRAFORM_DIR) for name, path in {**ROOTS, **MODULES}.items()}
 
 
 @pytest.fixture(scope="session")
-def initialized_roots(terraform: Terraform, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Each root copied once and initialised from the mirror without a backend, for validate and test.
+def initialized_configs(terraform: Terraform, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """terraform/ copied once, each root and module initialised from the mirror without a backend, for
+    validate and test.
 
-    -lockfile=readonly makes a stale committed .terraform.lock.hcl fail here instead of being rewritten.
+    -lockfile=readonly makes a stale committed .terraform.lock.hcl of a root fail here instead of being
+    rewritten; a module has no lock file of its own (its callers' lock files pin the provider).
     """
-    base = tmp_path_factory.mktemp("terraform-roots")
-    roots = {}
-    for name, source in ROOTS.items():
-        root = copy_root(source, base / name)
-        terraform.run("init", "-backend=false", "-lockfile=readonly", "-no-color", cwd=root)
-        roots[name] = root
-    return roots
+    configs = copy_terraform(tmp_path_factory.mktemp("terraform-roots") / "terraform")
+    for name, config in configs.items():
+        lockfile = ["-lockfile=readonly"] if name in ROOTS else []
+        terraform.run("init", "-backend=false", *lockfile, "-no-color", cwd=config)
+    return configs

@@ -1,10 +1,11 @@
 """Apply both roots to the local moto server, check what was created with boto3, then destroy it.
 
 The stack follows the documented first deploy: the S3 backend with use_lockfile (as the workflows
-configure it), a targeted apply of the image repository, an image pushed to it, then the full apply
-with image_uri. A rollout made with boto3 (update-function-code, publish-version, update-alias) must
-leave the next plan empty. moto runs no code, enforces no IAM and serves no HTTP API, so what is
-checked here is the shape of every resource; the mock-provider tests check the policy contents.
+configure it), a targeted apply of the image repository and the model bucket, an image pushed to the
+repository, then the full apply with image_uri. A rollout made with boto3 (update-function-code,
+publish-version, update-alias) must leave the next plan empty. moto runs no code, enforces no IAM and
+serves no HTTP API, so what is checked here is the shape of every resource; the mock-provider tests check
+the policy contents.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import boto3
 import pytest
 
 from tests.support.servers import aws_env
-from tests.terraform.conftest import ROOTS, Terraform, copy_root
+from tests.terraform.conftest import Terraform, copy_terraform
 
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -31,6 +32,8 @@ GITHUB_REPOSITORY = "octo-org/lambda-model"
 NAME_PREFIX = "tfmoto"
 ENVIRONMENT = f"t{secrets.token_hex(3)}"
 NAME = f"{NAME_PREFIX}-{ENVIRONMENT}"
+# What .github/workflows/_release.yml applies before the first image exists.
+FIRST_DEPLOY_TARGETS = ("-target=aws_ecr_repository.this", "-target=module.model_bucket")
 SERVICES = ("apigateway", "cloudwatch", "ecr", "iam", "lambda", "logs", "s3", "sts")
 
 
@@ -129,8 +132,8 @@ def deployment(
 ) -> Iterator[Deployment]:
     env = aws_env(moto_endpoint, REGION)
     base = tmp_path_factory.mktemp("terraform-moto")
-    bootstrap = copy_root(ROOTS["bootstrap"], base / "bootstrap")
-    stack = copy_root(ROOTS["stack"], base / "stack")
+    configs = copy_terraform(base / "terraform")
+    bootstrap, stack = configs["bootstrap"], configs["stack"]
     shutil.rmtree(bootstrap / "tests")
     shutil.rmtree(stack / "tests")
     (bootstrap / "moto_override.tf").write_text(provider_override(moto_endpoint))
@@ -158,9 +161,16 @@ def deployment(
     stack_destroyed = bootstrap_destroyed = False
     try:
         terraform.run("init", "-no-color", *backend, cwd=stack, env=env)
-        # First deploy: the repository must exist before an image can be pushed to it.
+        # First deploy, with the release workflow's targets: the repository must exist before an image can be
+        # pushed to it, and the model bucket before a first model can be trained into it.
         terraform.run(
-            "apply", "-auto-approve", "-no-color", "-target=aws_ecr_repository.this", *stack_vars, cwd=stack, env=env
+            "apply",
+            "-auto-approve",
+            "-no-color",
+            *FIRST_DEPLOY_TARGETS,
+            *stack_vars,
+            cwd=stack,
+            env=env,
         )
         ecr = client(moto_endpoint, "ecr")
         image_uri = push_fake_image(ecr, NAME, "1111111")
@@ -234,6 +244,7 @@ def test_model_bucket(deployment: Deployment) -> None:
     assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     [lifecycle] = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     assert lifecycle["NoncurrentVersionExpiration"]["NoncurrentDays"] == 90
+    assert lifecycle["ID"] == "expire-noncurrent-versions"
 
 
 def test_image_repository(deployment: Deployment) -> None:
@@ -333,6 +344,11 @@ def test_bootstrap(deployment: Deployment) -> None:
     s3, iam = deployment.client("s3"), deployment.client("iam")
     assert s3.get_bucket_versioning(Bucket=outputs_["state_bucket"])["Status"] == "Enabled"
     assert all(s3.get_public_access_block(Bucket=outputs_["state_bucket"])["PublicAccessBlockConfiguration"].values())
+    [lifecycle] = s3.get_bucket_lifecycle_configuration(Bucket=outputs_["state_bucket"])["Rules"]
+    assert (lifecycle["ID"], lifecycle["NoncurrentVersionExpiration"]["NoncurrentDays"]) == (
+        "expire-old-state-versions",
+        365,
+    )
     provider = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=outputs_["oidc_provider_arn"])
     assert provider["ClientIDList"] == ["sts.amazonaws.com"]
     subjects = {

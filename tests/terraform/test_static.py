@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.servers import REPO_ROOT
-from tests.terraform.conftest import ROOTS, TERRAFORM_DIR, Terraform
+from tests.terraform.conftest import MODULES, ROOTS, TERRAFORM_DIR, Terraform
 
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
 
@@ -30,18 +30,22 @@ def test_lock_file_committed(root: str) -> None:
     assert re.search(r'version\s+=\s+"5\.\d+\.\d+"', lock)
 
 
-@pytest.mark.parametrize("root", sorted(ROOTS))
-def test_validate(terraform: Terraform, initialized_roots: dict[str, Path], root: str) -> None:
-    result = terraform.run("validate", "-json", cwd=initialized_roots[root])
+def test_modules_found() -> None:
+    assert "private-bucket" in MODULES
+
+
+@pytest.mark.parametrize("config", sorted({**ROOTS, **MODULES}))
+def test_validate(terraform: Terraform, initialized_configs: dict[str, Path], config: str) -> None:
+    result = terraform.run("validate", "-json", cwd=initialized_configs[config])
     report = json.loads(result.stdout)
     assert report["valid"], report
     assert report["warning_count"] == 0, report["diagnostics"]
 
 
-@pytest.mark.parametrize("root", sorted(ROOTS))
-def test_terraform_test(terraform: Terraform, initialized_roots: dict[str, Path], root: str) -> None:
-    """The *.tftest.hcl files: mock provider, assertions on the security-relevant values."""
-    result = terraform.run("test", "-no-color", cwd=initialized_roots[root], check=False)
+@pytest.mark.parametrize("config", sorted({**ROOTS, **MODULES}))
+def test_terraform_test(terraform: Terraform, initialized_configs: dict[str, Path], config: str) -> None:
+    """The *.tftest.hcl files of each root and module: mock provider, assertions on the security-relevant values."""
+    result = terraform.run("test", "-no-color", cwd=initialized_configs[config], check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"Success! \d+ passed, 0 failed", result.stdout), result.stdout
 

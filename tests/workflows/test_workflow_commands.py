@@ -112,11 +112,25 @@ def test_terraform_outputs_read_by_the_workflows_exist() -> None:
     assert read <= outputs, f"not terraform outputs: {read - outputs}"
 
 
-def test_first_deploy_targets_resources_that_exist() -> None:
+def stack_addresses() -> set[str]:
+    """What -target can name in the stack: its resources (TYPE.NAME) and its module calls (module.NAME)."""
     resources = {f"{kind}.{name}" for kind, name in terraform_names(r'^resource "(\w+)" "(\w+)"')}
+    modules = {f"module.{name}" for name in terraform_names(r'^module "(\w+)"')}
+    return resources | modules
+
+
+def test_first_deploy_targets_resources_that_exist() -> None:
     targeted = {target for _, script in scripts() for target in re.findall(r"-target=([\w.]+)", script)}
-    assert targeted == {"aws_ecr_repository.this", "aws_s3_bucket.models"}
-    assert targeted <= resources
+    assert targeted == {"aws_ecr_repository.this", "module.model_bucket"}
+    assert targeted <= stack_addresses(), f"not in terraform/: {targeted - stack_addresses()}"
+
+
+def test_the_target_check_notices_a_wrong_address() -> None:
+    """The check above is only as good as this: addresses that are not (or no longer) the stack's must be caught."""
+    addresses = stack_addresses()
+    assert {"aws_ecr_repository.this", "module.model_bucket"} <= addresses
+    # Moved into module.model_bucket; the bootstrap's module call is not the stack's.
+    assert not {"aws_s3_bucket.models", "module.state_bucket", "module.aws_ecr_repository"} & addresses
 
 
 def test_environments_match_the_bootstrap_trust_policies() -> None:
