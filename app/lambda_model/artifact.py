@@ -58,11 +58,11 @@ def read_metadata(folder: Path) -> dict[str, Any]:
     return metadata
 
 
-def verify(folder: Path, required: tuple[str, ...] = (ONNX_FILE,)) -> dict[str, Any]:
-    """Check the schema and the checksums of `required` files; return the metadata.
+def verify(folder: Path) -> dict[str, Any]:
+    """Check the schema and the checksum of every model file; return the metadata.
 
-    Serving needs only the ONNX file, so by default only that one must be present; training and
-    the store check every file.
+    Serving runs only the ONNX file, but an artifact travels whole (store, image, cache): a missing
+    or altered pipeline file means the folder is not what training sealed.
     """
     metadata = read_metadata(folder)
     if metadata.get("format_version") != FORMAT_VERSION:
@@ -78,7 +78,7 @@ def verify(folder: Path, required: tuple[str, ...] = (ONNX_FILE,)) -> dict[str, 
     checksums = metadata.get("files")
     if not isinstance(checksums, dict):
         raise ArtifactError(f"{folder}: {METADATA_FILE} lists no file checksums")
-    for name in required:
+    for name in MODEL_FILES:
         path = folder / name
         if not path.is_file():
             raise ArtifactError(f"{folder}: {name} is missing")

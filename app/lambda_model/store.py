@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lambda_model.artifact import ARTIFACT_FILES, METADATA_FILE, MODEL_FILES, ArtifactError, verify
+from lambda_model.artifact import ARTIFACT_FILES, METADATA_FILE, ArtifactError, verify
 
 VERSIONS_DIR = "versions"
 POINTER = "current"
@@ -56,7 +56,7 @@ class ModelStore(ABC):
 
     def put(self, folder: Path) -> str:
         """Store a complete artifact under its own version; refuse to replace an existing version."""
-        metadata = verify(folder, required=MODEL_FILES)
+        metadata = verify(folder)
         version = metadata["version"]
         if version in self.versions():
             raise StoreError(f"version {version} already exists in {self.uri}; versions are immutable")

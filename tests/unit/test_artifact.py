@@ -54,11 +54,10 @@ def test_a_missing_model_file_is_refused(artifact):
         verify(artifact)
 
 
-def test_serving_does_not_need_the_pipeline_but_the_store_does(artifact):
+def test_an_artifact_without_its_pipeline_file_is_refused_too(artifact):
     (artifact / PIPELINE_FILE).unlink()
-    verify(artifact)
     with pytest.raises(ArtifactError, match=f"{PIPELINE_FILE} is missing"):
-        verify(artifact, required=(ONNX_FILE, PIPELINE_FILE))
+        verify(artifact)
 
 
 @pytest.mark.parametrize(
