@@ -14,9 +14,10 @@ from lambda_model.model_holder import ModelHolder
 from lambda_model.schema import RequestError
 
 logger = logging.getLogger("lambda_model.requests")
-if not logging.getLogger().handlers:  # outside Lambda nobody has configured logging yet
+# In Lambda the runtime owns logging: its JSON format and the function's application_log_level.
+# Elsewhere (serve, invoke, tests) nobody has configured it yet.
+if not logging.getLogger().handlers:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-logger.setLevel(logging.INFO)
 
 model = ModelHolder(lambda: os.environ.get("MODEL_URI"))
 # Loading during the init phase uses Lambda's unthrottled start-up CPU; a failure here is
