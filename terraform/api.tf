@@ -1,11 +1,13 @@
 locals {
-  # Every route is a Lambda proxy to the live alias; the function itself answers unknown paths and methods
-  # (404/405 with JSON) through the {proxy+} catch-all. "" is the stage root, where the seed's curl POSTs.
+  # Every path is a Lambda proxy to the live alias for ANY method, so the function answers a wrong method
+  # (405) and, through the {proxy+} catch-all, an unknown path (404) with its JSON errors; a method
+  # API Gateway had no route for would get its own 403 "Missing Authentication Token" instead.
+  # "" is the stage root, where the seed's curl POSTs.
   routes = {
-    "POST /"        = { path = "", method = "POST", public = false }
-    "POST /predict" = { path = "predict", method = "POST", public = false }
-    "GET /health"   = { path = "health", method = "GET", public = true }
-    "ANY /{proxy+}" = { path = "{proxy+}", method = "ANY", public = false }
+    "/"         = { path = "", public = false }
+    "/predict"  = { path = "predict", public = false }
+    "/health"   = { path = "health", public = true }
+    "/{proxy+}" = { path = "{proxy+}", public = false }
   }
   route_paths = toset([for route in local.routes : route.path if route.path != ""])
 }
@@ -38,7 +40,7 @@ resource "aws_api_gateway_method" "this" {
 
   rest_api_id      = aws_api_gateway_rest_api.this.id
   resource_id      = each.value.path == "" ? aws_api_gateway_rest_api.this.root_resource_id : aws_api_gateway_resource.this[each.value.path].id
-  http_method      = each.value.method
+  http_method      = "ANY"
   authorization    = "NONE"
   api_key_required = var.enable_api_key && !each.value.public
 }

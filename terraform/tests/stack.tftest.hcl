@@ -165,12 +165,16 @@ run "image_repository" {
 
 run "api" {
   assert {
-    condition     = toset(keys(aws_api_gateway_method.this)) == toset(["POST /", "POST /predict", "GET /health", "ANY /{proxy+}"])
+    condition     = toset(keys(aws_api_gateway_method.this)) == toset(["/", "/predict", "/health", "/{proxy+}"])
     error_message = "The API routes the stage root, /predict, /health and a catch-all."
   }
   assert {
-    condition     = aws_api_gateway_method.this["POST /"].resource_id == "rootid0001"
+    condition     = aws_api_gateway_method.this["/"].resource_id == "rootid0001"
     error_message = "POST on the stage root predicts, as in the seed."
+  }
+  assert {
+    condition     = alltrue([for method in aws_api_gateway_method.this : method.http_method == "ANY"])
+    error_message = "Every route takes ANY method, so a wrong method reaches the function (405 JSON), not API Gateway's 403."
   }
   assert {
     condition = alltrue([
@@ -261,7 +265,7 @@ run "api_key_enabled" {
   }
 
   assert {
-    condition     = alltrue([for key, method in aws_api_gateway_method.this : method.api_key_required == (key != "GET /health")])
+    condition     = alltrue([for key, method in aws_api_gateway_method.this : method.api_key_required == (key != "/health")])
     error_message = "With enable_api_key every route but /health requires the key."
   }
   assert {

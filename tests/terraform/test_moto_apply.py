@@ -310,9 +310,9 @@ def test_api_routes_and_stage(deployment: Deployment) -> None:
         for resource in apigateway.get_resources(restApiId=api_id)["items"]
         for method in resource.get("resourceMethods", {})
     }
-    assert routes == {("/", "POST"), ("/predict", "POST"), ("/health", "GET"), ("/{proxy+}", "ANY")}
+    assert routes == {("/", "ANY"), ("/predict", "ANY"), ("/health", "ANY"), ("/{proxy+}", "ANY")}
     root = next(r for r in apigateway.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
-    integration = apigateway.get_integration(restApiId=api_id, resourceId=root["id"], httpMethod="POST")
+    integration = apigateway.get_integration(restApiId=api_id, resourceId=root["id"], httpMethod="ANY")
     assert integration["type"] == "AWS_PROXY"
     assert integration["uri"].endswith(f"function:{NAME}:live/invocations")
     stage = apigateway.get_stage(restApiId=api_id, stageName="predict")
