@@ -228,6 +228,11 @@ def test_the_release_builds_applies_rolls_then_promotes(all_workflows: dict[str,
     rollout = release["steps"][order[3]]
     assert "tests/integration" in rollout["run"]
     assert rollout["env"]["ENDPOINT_URL"] == "${{ steps.stack.outputs.endpoint-url }}"
+    # The live tests must pass an API key when the stack requires one; the key is masked first.
+    key_step = release["steps"][step_index(release, r"get-api-key")]
+    assert "::add-mask::" in key_step["run"]
+    assert step_index(release, r"get-api-key") < order[3]
+    assert rollout["env"]["API_KEY"] == f"${{{{ steps.{key_step['id']}.outputs.value }}}}"
 
 
 def test_retrain_gates_before_anything_is_released(all_workflows: dict[str, Document]) -> None:
