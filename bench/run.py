@@ -52,9 +52,9 @@ FEATURE_RANGES = {
 NULL_SHARE = 0.1
 FLOOR_MODULES = "json,numpy,onnxruntime"
 # What app/requirements.txt installs only so that MODEL_URI may name an S3 store (import names and dist-info prefixes).
-S3_ONLY_PACKAGES = {
-    *("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "python_dateutil", "six", "six.py", "urllib3")
-}
+S3_ONLY_PACKAGES = frozenset(
+    ["boto3", "botocore", "s3transfer", "jmespath", "dateutil", "python_dateutil", "six", "six.py", "urllib3"]
+)
 EVENT_TEMPLATES = ("rest_api_predict.json", "http_api_predict.json", "direct_invoke.json")
 
 
