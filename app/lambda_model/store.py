@@ -165,7 +165,10 @@ class S3Store(ModelStore):
             import boto3  # imported on first use: a model in the image never pays for boto3
             from botocore.config import Config
 
-            self._client = boto3.client("s3", config=Config(retries={"max_attempts": 3, "mode": "standard"}))
+            # Short timeouts: an unreachable store must become a quick 503 (and a retry on the next
+            # request), not a Lambda init phase that hangs on botocore's 60 s default.
+            config = Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 3, "mode": "standard"})
+            self._client = boto3.client("s3", config=config)
         return self._client
 
     def _key(self, *parts: str) -> str:
