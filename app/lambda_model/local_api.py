@@ -9,12 +9,12 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from lambda_model import handler as lambda_handler
+from lambda_model.events import error_response
 from lambda_model.schema import MAX_BODY_BYTES
 
 STAGE = "predict"
@@ -68,23 +68,21 @@ class ProxyHandler(BaseHTTPRequestHandler):
         except ValueError:
             length = -1
         if length < 0:
-            self._send(
-                HTTPStatus.BAD_REQUEST,
-                b'{"error": {"code": "invalid_request", "message": "bad Content-Length"}}',
-            )
+            self.close_connection = True  # where the body ends is unknown: the connection cannot be reused
+            self._send(error_response(400, "invalid_request", "the Content-Length header is not a byte count"))
             return
         body = self.rfile.read(min(length, READ_LIMIT))
         if length > READ_LIMIT:
             self.close_connection = True  # the rest of the upload is never read
         event = to_event(self.command, self.path, dict(self.headers.items()), body)
-        result = lambda_handler.handler(event, LambdaContext(event["requestContext"]["requestId"]))
-        payload = result.get("body") or ""
-        raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
-        self._send(result["statusCode"], raw, result.get("headers") or {})
+        self._send(lambda_handler.handler(event, LambdaContext(event["requestContext"]["requestId"])))
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
+    def _send(self, result: dict[str, Any]) -> None:
+        """Write a Lambda proxy response as the HTTP response, as API Gateway does."""
+        payload = result.get("body") or ""
+        body = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
+        self.send_response(result["statusCode"])
+        for name, value in (result.get("headers") or {}).items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         if self.close_connection:

@@ -1,4 +1,5 @@
 import json
+import socket
 import threading
 
 import pytest
@@ -55,3 +56,16 @@ def test_an_oversized_upload_is_refused_without_reading_it_all(local_api):
 def test_head_and_options_are_method_errors_not_crashes(local_api):
     assert requests.options(f"{local_api}/predict", timeout=10).status_code == 405
     assert requests.head(f"{local_api}/health", timeout=10).status_code == 405
+
+
+def test_a_malformed_content_length_is_a_json_400_and_closes_the_connection(local_api):
+    host, port = local_api.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: many\r\n\r\n")
+        reply = b""
+        while chunk := connection.recv(4096):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"Connection: close" in head
+    assert json.loads(body)["error"]["code"] == "invalid_request"
