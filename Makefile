@@ -10,7 +10,6 @@ PORT ?= 8080
 # The embedded local store that `train` writes and `serve` reads.
 MODEL_STORE ?= $(CURDIR)/.models
 
-export PYTHONPATH := $(CURDIR)/app
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help setup serve train test lint bench lock clean
@@ -18,9 +17,11 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 help: ## List the verbs
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements/dev.txt
+$(VENV)/.installed: requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/dev.txt
+	# The project itself, editable: lambda_model (app/) and the CI tools (tools/) import without PYTHONPATH.
+	$(PY) -m pip install --quiet --no-deps --editable .
 	touch $@
 
 $(CHECKOV_VENV)/.installed: requirements/checkov.txt

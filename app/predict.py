@@ -1,8 +1,8 @@
-"""The seed's `python predict.py '<json>'` entry point."""
+"""The seed's `python predict.py '<json>'` entry point (in the serving image too)."""
 
 import sys
 
-from lambda_model.cli import main
+from lambda_model.serving.offline import main
 
 if __name__ == "__main__":
-    sys.exit(main(["predict", *sys.argv[1:]]))
+    sys.exit(main())

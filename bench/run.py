@@ -22,9 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-# The package (`make bench` sets PYTHONPATH=app too) and tests.support: moto and the image stand-in.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
-sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
+# tests.support (moto and the image stand-in); the package itself is installed in the virtualenv.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import boto3
 import installs
@@ -33,8 +32,8 @@ import report
 from installs import BASELINE_DIR, WORK_DIR
 from measure import Variant
 
-from lambda_model.store import resolve_model
-from lambda_model.train import train
+from lambda_model.registry.store import resolve_model
+from lambda_model.training.train import train
 from tests.conftest import load_event
 from tests.support import servers
 

@@ -34,7 +34,7 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def model_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A local store holding one trained, promoted model: trained once per test run."""
-    from lambda_model.train import train
+    from lambda_model.training.train import train
 
     root = tmp_path_factory.mktemp("store")
     train(None, str(root), report=lambda _: None)
@@ -44,7 +44,7 @@ def model_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def model_dir(model_store: Path) -> Path:
     """The promoted artifact folder inside `model_store`; treat it as read-only."""
-    from lambda_model.store import LocalStore
+    from lambda_model.registry.store import LocalStore
 
     return LocalStore(model_store).fetch_current()
 
@@ -52,7 +52,7 @@ def model_dir(model_store: Path) -> Path:
 @pytest.fixture
 def serving(model_dir: Path, monkeypatch: pytest.MonkeyPatch):
     """The handler module, serving `model_dir`; reset before and after so tests do not leak a model."""
-    from lambda_model import handler
+    from lambda_model.serving import handler
 
     monkeypatch.setenv("MODEL_URI", str(model_dir))
     handler.model.reset()

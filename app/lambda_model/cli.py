@@ -14,20 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-DEFAULT_LOCAL_STORE = ".models"
-
-
-def default_store() -> str:
-    """$MODEL_STORE, else the seed's $BUCKET_NAME as s3://BUCKET/models, else ./.models."""
-    if os.environ.get("MODEL_STORE"):
-        return os.environ["MODEL_STORE"]
-    if os.environ.get("BUCKET_NAME"):
-        return f"s3://{os.environ['BUCKET_NAME']}/models"
-    return DEFAULT_LOCAL_STORE
-
-
-def default_model() -> str:
-    return os.environ.get("MODEL_URI") or default_store()
+from lambda_model.registry.store import default_model_uri, default_store_uri
 
 
 class UsageError(Exception):
@@ -35,8 +22,8 @@ class UsageError(Exception):
 
 
 def command_train(args: argparse.Namespace) -> int:
-    from lambda_model.pipeline import parse_parameters
-    from lambda_model.train import train
+    from lambda_model.training.pipeline import parse_parameters
+    from lambda_model.training.train import train
 
     result = train(args.data, args.store, parse_parameters(args.param), promote=not args.no_promote)
     if args.summary_json:
@@ -45,23 +32,15 @@ def command_train(args: argparse.Namespace) -> int:
 
 
 def command_predict(args: argparse.Namespace) -> int:
-    from lambda_model.predictor import Predictor
-    from lambda_model.schema import decode_body, parse_payload
+    from lambda_model.serving.offline import print_predictions
 
-    print("Loading model.")
-    predictor = Predictor.from_uri(args.model)
-    payload = decode_body(args.json)
-    rows, _ = parse_payload(payload)
-    print(f"Data: {payload}")
-    predictions = predictor.predict(rows)
-    for prediction in predictions:
-        print(f"Prediction: {(prediction.label, prediction.probability)}")
+    print_predictions(args.json, args.model)
     return 0
 
 
 def command_serve(args: argparse.Namespace) -> int:
     os.environ["MODEL_URI"] = args.model  # read by the handler when it is imported below
-    from lambda_model.local_api import serve
+    from lambda_model.serving.local_api import serve
 
     serve(args.host, args.port)
     return 0
@@ -69,7 +48,7 @@ def command_serve(args: argparse.Namespace) -> int:
 
 def command_invoke(args: argparse.Namespace) -> int:
     os.environ["MODEL_URI"] = args.model
-    from lambda_model.handler import handler
+    from lambda_model.serving.handler import handler
 
     try:
         event = json.loads(Path(args.event).read_text())
@@ -80,7 +59,7 @@ def command_invoke(args: argparse.Namespace) -> int:
 
 
 def command_gate(args: argparse.Namespace) -> int:
-    from lambda_model.gate import run_gate
+    from lambda_model.training.gate import run_gate
 
     result, markdown = run_gate(args.candidate, args.baseline, args.data, args.min_accuracy, args.max_regression)
     print(markdown)
@@ -91,7 +70,7 @@ def command_gate(args: argparse.Namespace) -> int:
 
 
 def command_promote(args: argparse.Namespace) -> int:
-    from lambda_model.store import open_store
+    from lambda_model.registry.store import open_store
 
     store = open_store(args.store)
     store.promote(args.version)
@@ -100,8 +79,8 @@ def command_promote(args: argparse.Namespace) -> int:
 
 
 def command_export(args: argparse.Namespace) -> int:
-    from lambda_model.artifact import ARTIFACT_FILES, verify
-    from lambda_model.store import resolve_model
+    from lambda_model.registry.artifact import ARTIFACT_FILES, verify
+    from lambda_model.registry.store import resolve_model
 
     source = resolve_model(args.model)
     destination = Path(args.to)
@@ -117,7 +96,7 @@ def command_export(args: argparse.Namespace) -> int:
 
 
 def command_versions(args: argparse.Namespace) -> int:
-    from lambda_model.store import open_store
+    from lambda_model.registry.store import open_store
 
     store = open_store(args.store)
     current = store.current_version()
@@ -127,6 +106,8 @@ def command_versions(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from lambda_model.serving import offline
+
     parser = argparse.ArgumentParser(prog="python -m lambda_model", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -138,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = add("train", command_train, "Train, evaluate and store a new model version.")
     train.add_argument("--data", help="CSV file or s3://bucket/key.csv (default: the iris data scikit-learn ships)")
     train.add_argument(
-        "--store", default=default_store(), help="local folder or s3://bucket/prefix (default: %(default)s)"
+        "--store", default=default_store_uri(), help="local folder or s3://bucket/prefix (default: %(default)s)"
     )
     train.add_argument(
         "--param", action="append", default=[], metavar="NAME=VALUE", help="a model parameter, repeatable"
@@ -147,20 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--summary-json", metavar="FILE", help="write version, URI and metrics as JSON")
 
     predict = add("predict", command_predict, "Predict one JSON record (or an array of them) from the command line.")
-    predict.add_argument(
-        "json",
-        help='e.g. \'{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}\'',
-    )
-    predict.add_argument("--model", default=default_model(), help="model URI (default: %(default)s)")
+    offline.add_arguments(predict)
 
     serve = add("serve", command_serve, "Serve the Lambda handler as a local HTTP API.")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")), help="default: $PORT or 8080")
-    serve.add_argument("--model", default=default_model(), help="model URI (default: %(default)s)")
+    serve.add_argument("--model", default=default_model_uri(), help="model URI (default: %(default)s)")
 
     invoke = add("invoke", command_invoke, "Run the Lambda handler once on an event file and print its response.")
     invoke.add_argument("event", help="a JSON event file, e.g. tests/events/direct_invoke.json")
-    invoke.add_argument("--model", default=default_model(), help="model URI (default: %(default)s)")
+    invoke.add_argument("--model", default=default_model_uri(), help="model URI (default: %(default)s)")
 
     gate = add("gate", command_gate, "Compare a candidate model with production on the same hold-out.")
     gate.add_argument("--candidate", required=True, help="model URI of the candidate version")
@@ -173,29 +150,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     promote = add("promote", command_promote, "Make a stored version the current one.")
-    promote.add_argument("--store", default=default_store(), help="local folder or s3://bucket/prefix")
+    promote.add_argument("--store", default=default_store_uri(), help="local folder or s3://bucket/prefix")
     promote.add_argument("--version", required=True)
 
     export = add("export", command_export, "Copy a verified model into a folder, e.g. the image's build context.")
-    export.add_argument("--model", default=default_model(), help="model URI (default: %(default)s)")
+    export.add_argument("--model", default=default_model_uri(), help="model URI (default: %(default)s)")
     export.add_argument("--to", required=True, help="destination folder, replaced if it exists (e.g. app/model)")
 
     versions = add("versions", command_versions, "List a store's versions; * marks the current one.")
-    versions.add_argument("--store", default=default_store())
+    versions.add_argument("--store", default=default_store_uri())
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from lambda_model.artifact import ArtifactError
-    from lambda_model.schema import RequestError
-    from lambda_model.store import StoreError
+    from lambda_model.registry.artifact import ArtifactError
+    from lambda_model.registry.store import StoreError
+    from lambda_model.serving.request import RequestError
 
     args = build_parser().parse_args(argv)
     expected: tuple[type[Exception], ...] = (UsageError, StoreError, ArtifactError, RequestError)
     if args.command in ("train", "gate"):
-        from lambda_model.conversion import ParityError
-        from lambda_model.data import DataError
-        from lambda_model.pipeline import ParameterError
+        from lambda_model.training.conversion import ParityError
+        from lambda_model.training.data import DataError
+        from lambda_model.training.pipeline import ParameterError
 
         expected += (DataError, ParameterError, ParityError)
     try:

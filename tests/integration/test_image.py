@@ -28,7 +28,7 @@ def test_the_serving_stage_installs_only_the_serving_requirements():
 
 
 def test_the_image_handler_answers_the_seed_invoke_without_scikit_learn(task_root):
-    assert task_root.handler == "lambda_model.handler.handler"
+    assert task_root.handler == "lambda_model.serving.handler.handler"
     assert task_root.environment["MODEL_URI"] == str(task_root.path / "model")
     completed = task_root.python(RUN_HANDLER.format(handler=task_root.handler))
     assert completed.returncode == 0, completed.stderr
@@ -42,3 +42,22 @@ def test_scikit_learn_is_not_even_installed_in_the_image(task_root):
     installed = {path.name.split("-")[0].lower() for path in task_root.path.glob("*.dist-info")}
     assert {"numpy", "onnxruntime"} <= installed
     assert not installed & {"scikit_learn", "scipy", "pandas", "skl2onnx"}
+
+
+def test_the_serving_image_holds_no_training_cli_or_release_code(task_root):
+    package = task_root.path / "lambda_model"
+    modules = sorted(str(path.relative_to(package)) for path in package.rglob("*.py"))
+    assert {path.split("/")[0] for path in modules} == {"__init__.py", "contract.py", "registry", "serving"}
+    assert not (task_root.path / "lambda_release").exists()
+    assert not (task_root.path / "train.py").exists()
+
+
+def test_the_seed_predict_script_runs_in_the_serving_image(task_root):
+    record = '{"sepal_length": 5.4, "sepal_width": 3, "petal_length": null, "petal_width": 0.2}'
+    script = task_root.path / "predict.py"
+    completed = task_root.python(
+        f"import runpy, sys; sys.argv = ['predict.py', {record!r}]; "
+        f"runpy.run_path({str(script)!r}, run_name='__main__')"
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "'petal_length': None" in completed.stdout

@@ -1,6 +1,6 @@
 """Generators of what a hostile or careless client sends, and the rule for what the service must accept.
 
-The acceptance rule is written here independently of lambda_model.schema, so a test comparing the
+The acceptance rule is written here independently of lambda_model.serving.request, so a test comparing the
 two can catch the service refusing valid input as well as accepting invalid input.
 """
 
@@ -11,7 +11,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from lambda_model.schema import FEATURES, FLOAT32_MAX, MAX_BATCH_SIZE
+from lambda_model.contract import FEATURES
+from lambda_model.serving.request import FLOAT32_MAX, MAX_BATCH_SIZE
 
 HUGE_AND_TINY = st.sampled_from(
     [0.0, -0.0, 5e-324, -5e-324, 1e-45, 1.4e-45, FLOAT32_MAX, -FLOAT32_MAX, 3.5e38, 1e308, 10**39, 10**400, -(2**63)]

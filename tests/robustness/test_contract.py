@@ -24,7 +24,7 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from lambda_model.schema import MAX_BATCH_SIZE, MAX_BODY_BYTES
+from lambda_model.serving.request import MAX_BATCH_SIZE, MAX_BODY_BYTES
 from tests.robustness.conftest import GENERATED, TALLY
 from tests.robustness.strategies import records
 from tests.support import servers

@@ -22,9 +22,9 @@ import onnx
 import pytest
 import requests
 
-from lambda_model.artifact import METADATA_FILE, ONNX_FILE
-from lambda_model.routes import MODEL_VERSION_HEADER
-from lambda_model.store import LocalStore, open_store
+from lambda_model.registry.artifact import METADATA_FILE, ONNX_FILE
+from lambda_model.registry.store import LocalStore, open_store
+from lambda_model.serving.routes import MODEL_VERSION_HEADER
 from tests.conftest import load_event
 from tests.robustness.conftest import TALLY
 from tests.support import servers
@@ -248,7 +248,8 @@ def test_two_trainings_at_once_keep_both_versions_and_a_consistent_pointer(servi
 TRAIN_WITH_A_SKEWED_EXPORT = """
 import sys
 import onnx
-from lambda_model import cli, train
+from lambda_model import cli
+from lambda_model.training import train
 
 real_export = train.to_onnx_bytes
 

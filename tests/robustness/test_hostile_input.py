@@ -18,9 +18,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lambda_model.predictor import Predictor, rows_to_matrix
-from lambda_model.routes import MODEL_VERSION_HEADER
-from lambda_model.schema import CLASSES, FEATURES, MAX_BATCH_SIZE, MAX_BODY_BYTES
+from lambda_model.contract import CLASSES, FEATURES
+from lambda_model.serving.predictor import Predictor, rows_to_matrix
+from lambda_model.serving.request import MAX_BATCH_SIZE, MAX_BODY_BYTES
+from lambda_model.serving.routes import MODEL_VERSION_HEADER
 from tests.robustness.conftest import GENERATED, TALLY
 from tests.robustness.strategies import (
     JSON_SCALARS,

@@ -17,9 +17,9 @@ from typing import Any
 
 import requests
 
-from lambda_model.predictor import Predictor
-from lambda_model.routes import MODEL_VERSION_HEADER
-from lambda_model.schema import FEATURES
+from lambda_model.contract import FEATURES
+from lambda_model.serving.predictor import Predictor
+from lambda_model.serving.routes import MODEL_VERSION_HEADER
 from tests.robustness.conftest import FIGURES, TALLY
 
 CLIENTS = 16

@@ -115,8 +115,11 @@ def assemble(stage: str, task_root: Path, model_dir: Path) -> TaskRoot:
                     shutil.copytree(
                         origin, destination, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
                     )
+                elif destination.endswith("/"):
+                    Path(destination).mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(origin, Path(destination) / origin.name)
                 else:
-                    shutil.copy2(origin, Path(destination) / origin.name if destination.endswith("/") else destination)
+                    shutil.copy2(origin, destination)
         elif keyword == "RUN":
             words = shlex.split(rest)
             if words[:2] != ["pip", "install"]:

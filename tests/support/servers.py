@@ -19,10 +19,8 @@ APP_DIR = REPO_ROOT / "app"
 
 
 def cli_env(**overrides: str) -> dict[str, str]:
-    """This process's environment plus what `python -m lambda_model` needs to import the package."""
-    env = {**os.environ, **overrides}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(APP_DIR), env.get("PYTHONPATH")]))
-    return env
+    """This process's environment with `overrides`: the package is installed, so nothing else is needed."""
+    return {**os.environ, **overrides}
 
 
 def free_port() -> int:

@@ -3,8 +3,8 @@ import shutil
 
 import pytest
 
-from lambda_model.artifact import METADATA_FILE, ONNX_FILE, PIPELINE_FILE, ArtifactError, sha256_of, verify
-from lambda_model.predictor import Predictor
+from lambda_model.registry.artifact import METADATA_FILE, ONNX_FILE, PIPELINE_FILE, ArtifactError, sha256_of, verify
+from lambda_model.serving.predictor import Predictor
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 import pytest
 
-from lambda_model.data import BUNDLED_IRIS, DataError, load_dataset, parse_csv
+from lambda_model.training.data import BUNDLED_IRIS, DataError, load_dataset, parse_csv
 
 HEADER = "sepal_length,sepal_width,petal_length,petal_width,species\n"
 ROWS = "5.1,3.5,1.4,0.2,setosa\n7.0,3.2,4.7,1.4,versicolor\n6.3,3.3,6.0,2.5,virginica\n"

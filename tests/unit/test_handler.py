@@ -3,7 +3,7 @@ import logging
 
 import pytest
 
-from lambda_model import routes
+from lambda_model.serving import routes
 from tests.conftest import load_event
 
 SEED_VIRGINICA_BODY = '{"prediction": {"label": "virginica", "probability": 0.9997}}'

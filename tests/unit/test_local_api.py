@@ -5,8 +5,8 @@ import threading
 import pytest
 import requests
 
-from lambda_model.local_api import make_server, to_event
-from lambda_model.schema import MAX_BODY_BYTES
+from lambda_model.serving.local_api import make_server, to_event
+from lambda_model.serving.request import MAX_BODY_BYTES
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from lambda_model.schema import (
+from lambda_model.serving.request import (
     FEATURES,
     MAX_BATCH_SIZE,
     MAX_BODY_BYTES,

@@ -6,8 +6,8 @@ import uuid
 import boto3
 import pytest
 
-from lambda_model.artifact import METADATA_FILE, ONNX_FILE
-from lambda_model.store import LocalStore, S3Store, StoreError, open_store, resolve_model
+from lambda_model.registry.artifact import METADATA_FILE, ONNX_FILE
+from lambda_model.registry.store import LocalStore, S3Store, StoreError, open_store, resolve_model
 
 
 def copy_with_version(model_dir, destination, version):

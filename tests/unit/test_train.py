@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from lambda_model import conversion
-from lambda_model.conversion import ParityError, check_parity, parity_rows
-from lambda_model.pipeline import ParameterError, build_pipeline, parse_parameters
-from lambda_model.predictor import Predictor
-from lambda_model.store import LocalStore
-from lambda_model.train import train
+from lambda_model.registry.store import LocalStore
+from lambda_model.serving.predictor import Predictor
+from lambda_model.training import conversion
+from lambda_model.training.conversion import ParityError, check_parity, parity_rows
+from lambda_model.training.pipeline import ParameterError, build_pipeline, parse_parameters
+from lambda_model.training.train import train
 
 SEED_EXAMPLES = [
     ((5.9, 3.0, 5.1, 1.8), "virginica"),
@@ -43,7 +43,7 @@ def test_no_promote_stores_without_moving_the_pointer(tmp_path):
 def test_a_model_that_fails_the_parity_check_is_not_stored(tmp_path, monkeypatch):
     real = conversion.to_onnx_bytes
     monkeypatch.setattr(
-        "lambda_model.train.to_onnx_bytes",
+        "lambda_model.training.train.to_onnx_bytes",
         lambda model: real(build_pipeline({"n_estimators": 3}).fit(np.eye(4) * 3, [0, 1, 2, 2])),
     )
     with pytest.raises(ParityError, match="not stored"):

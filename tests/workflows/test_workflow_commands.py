@@ -9,12 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from lambda_model import cli, rollout
+from lambda_model import cli
+from lambda_release import rollout
 from tests.support.servers import REPO_ROOT
 from tests.workflows.conftest import Document, actions, steps_of, workflows
 
-PARSERS = {"lambda_model": cli.build_parser, "lambda_model.rollout": rollout.build_parser}
-COMMAND = re.compile(r"python -m (lambda_model(?:\.rollout)?) ([a-z-]+)([^\n]*)")
+PARSERS = {"lambda_model": cli.build_parser, "lambda_release": rollout.build_parser}
+COMMAND = re.compile(r"python -m (lambda_model|lambda_release) ([a-z-]+)([^\n]*)")
 OPTION = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
 
 
@@ -63,8 +64,8 @@ def test_the_workflows_call_the_cli_at_all() -> None:
         ("lambda_model", "promote"),
         ("lambda_model", "export"),
         ("lambda_model", "versions"),
-        ("lambda_model.rollout", "deploy"),
-        ("lambda_model.rollout", "rollback"),
+        ("lambda_release", "deploy"),
+        ("lambda_release", "rollback"),
     } <= called
 
 

@@ -221,7 +221,7 @@ def test_the_release_builds_applies_rolls_then_promotes(all_workflows: dict[str,
         step_index(release, r"configure-aws-credentials@"),
         step_index(release, r"/actions/build-image"),
         step_index(release, r"terraform -chdir=terraform apply -input=false -auto-approve -lock-timeout=10m$"),
-        step_index(release, r"lambda_model\.rollout deploy"),
+        step_index(release, r"lambda_release deploy"),
         step_index(release, r"lambda_model promote"),
     ]
     assert order == sorted(order), order

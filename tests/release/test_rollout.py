@@ -1,7 +1,7 @@
 """The rollout CLI against moto, run as a subprocess exactly as the release workflow runs it.
 
 Each test builds its own IAM role, ECR repository and image-based Lambda function with a `live` alias on
-version 1, runs `python -m lambda_model.rollout ...`, and reads the function's image, versions and alias
+version 1, runs `python -m lambda_release ...`, and reads the function's image, versions and alias
 back with boto3. Failures halfway are injected by a small proxy between the CLI and moto that breaks one
 chosen Lambda API call, so the code under test is the code the workflow runs.
 """
@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from tests.support.servers import REPO_ROOT, free_port
+from tests.support.servers import free_port
 
 TRUST_POLICY = json.dumps(
     {
@@ -86,11 +86,10 @@ def function(aws: dict[str, str], lambda_client: Any) -> Function:
 
 
 def run_rollout(aws: dict[str, str], tmp_path: Path, *arguments: str, endpoint: str | None = None) -> Result:
-    """Run the CLI the way the workflow does: `python -m lambda_model.rollout` with PYTHONPATH=app."""
+    """Run the CLI the way the workflow does: `python -m lambda_release` from the project's virtualenv."""
     github_output = tmp_path / f"github-output-{uuid.uuid4().hex}"
     environment = {
         "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
-        "PYTHONPATH": str(REPO_ROOT / "app"),
         "GITHUB_OUTPUT": str(github_output),
         # One attempt: an injected fault must fail the step, not be retried away.
         "AWS_MAX_ATTEMPTS": "1",
@@ -99,7 +98,7 @@ def run_rollout(aws: dict[str, str], tmp_path: Path, *arguments: str, endpoint: 
     if endpoint:
         environment["AWS_ENDPOINT_URL"] = endpoint
     completed = subprocess.run(
-        [sys.executable, "-m", "lambda_model.rollout", *arguments],
+        [sys.executable, "-m", "lambda_release", *arguments],
         env=environment,
         capture_output=True,
         text=True,
@@ -442,14 +441,14 @@ def test_deploy_without_a_verification_command_is_a_usage_error(aws: dict[str, s
         [
             sys.executable,
             "-m",
-            "lambda_model.rollout",
+            "lambda_release",
             "deploy",
             "--function",
             function.name,
             "--image-uri",
             "x",
         ],
-        env={**aws, "PYTHONPATH": str(REPO_ROOT / "app")},
+        env=aws,
         capture_output=True,
         text=True,
         check=False,

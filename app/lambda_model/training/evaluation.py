@@ -9,8 +9,8 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
-from lambda_model.data import Dataset
-from lambda_model.pipeline import RANDOM_SEED
+from lambda_model.training.data import Dataset
+from lambda_model.training.pipeline import RANDOM_SEED
 
 HOLDOUT_FRACTION = 0.2
 

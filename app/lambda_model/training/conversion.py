@@ -8,8 +8,7 @@ from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType
 from sklearn.pipeline import Pipeline
 
-from lambda_model.predictor import INPUT_NAME, PROBABILITIES_OUTPUT
-from lambda_model.schema import FEATURES
+from lambda_model.contract import FEATURES, ONNX_INPUT_NAME, ONNX_PROBABILITIES_OUTPUT
 
 PARITY_TOLERANCE = 1e-5
 
@@ -21,13 +20,13 @@ class ParityError(Exception):
 def to_onnx_bytes(pipeline: Pipeline) -> bytes:
     model = to_onnx(
         pipeline,
-        initial_types=[(INPUT_NAME, FloatTensorType([None, len(FEATURES)]))],
+        initial_types=[(ONNX_INPUT_NAME, FloatTensorType([None, len(FEATURES)]))],
         # Plain probability tensor instead of a list of dicts: cheaper to run and to read.
         options={id(pipeline): {"zipmap": False}},
     )
     names = [output.name for output in model.graph.output]
-    if PROBABILITIES_OUTPUT not in names:
-        raise ParityError(f"the ONNX model has outputs {names}, expected {PROBABILITIES_OUTPUT!r}")
+    if ONNX_PROBABILITIES_OUTPUT not in names:
+        raise ParityError(f"the ONNX model has outputs {names}, expected {ONNX_PROBABILITIES_OUTPUT!r}")
     return model.SerializeToString()
 
 
@@ -44,7 +43,7 @@ def parity_rows(features: np.ndarray) -> np.ndarray:
 def check_parity(pipeline: Pipeline, onnx_model: bytes, rows: np.ndarray) -> float:
     """Largest absolute probability difference; raises ParityError above PARITY_TOLERANCE."""
     session = onnxruntime.InferenceSession(onnx_model, providers=["CPUExecutionProvider"])
-    (onnx_probabilities,) = session.run([PROBABILITIES_OUTPUT], {INPUT_NAME: rows})
+    (onnx_probabilities,) = session.run([ONNX_PROBABILITIES_OUTPUT], {ONNX_INPUT_NAME: rows})
     # The ONNX graph computes in float32, so scikit-learn is given the same float32 inputs.
     sklearn_probabilities = pipeline.predict_proba(rows)
     difference = float(np.max(np.abs(onnx_probabilities - sklearn_probabilities)))

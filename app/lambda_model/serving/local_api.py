@@ -13,16 +13,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from lambda_model import handler as lambda_handler
-from lambda_model.events import error_response
-from lambda_model.schema import MAX_BODY_BYTES
+from lambda_model.serving import handler as lambda_handler
+from lambda_model.serving.events import error_response
+from lambda_model.serving.request import MAX_BODY_BYTES
 
 STAGE = "predict"
 # API Gateway itself refuses bodies over 10 MB; reading a little more than our own limit is enough
 # for the handler to answer 413 without holding an attacker's whole upload in memory.
 READ_LIMIT = MAX_BODY_BYTES + 1
 
-logger = logging.getLogger("lambda_model.local_api")
+logger = logging.getLogger("lambda_model.serving.local_api")
 
 
 class LambdaContext:

@@ -11,7 +11,7 @@ import json
 import uuid
 from typing import Any, NamedTuple
 
-from lambda_model.schema import RequestError
+from lambda_model.serving.request import RequestError
 
 
 class Request(NamedTuple):

@@ -17,13 +17,13 @@ import numpy as np
 import onnxruntime
 import sklearn
 
-from lambda_model import artifact
-from lambda_model.conversion import check_parity, parity_rows, to_onnx_bytes
-from lambda_model.data import Dataset, load_dataset
-from lambda_model.evaluation import holdout_split, score
-from lambda_model.pipeline import RANDOM_SEED, ParameterError, build_pipeline
-from lambda_model.schema import CLASSES, FEATURES
-from lambda_model.store import open_store
+from lambda_model.contract import CLASSES, FEATURES
+from lambda_model.registry import artifact
+from lambda_model.registry.store import open_store
+from lambda_model.training.conversion import check_parity, parity_rows, to_onnx_bytes
+from lambda_model.training.data import Dataset, load_dataset
+from lambda_model.training.evaluation import holdout_split, score
+from lambda_model.training.pipeline import RANDOM_SEED, ParameterError, build_pipeline
 
 Report = Callable[[str], None]
 

@@ -12,14 +12,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lambda_model.schema import CLASSES, FEATURES
+from lambda_model.contract import ARTIFACT_FORMAT_VERSION, CLASSES, FEATURES
 
 ONNX_FILE = "model.onnx"
 PIPELINE_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 MODEL_FILES = (ONNX_FILE, PIPELINE_FILE)
 ARTIFACT_FILES = (*MODEL_FILES, METADATA_FILE)
-FORMAT_VERSION = 1
 
 
 class ArtifactError(Exception):
@@ -38,7 +37,7 @@ def seal(folder: Path, metadata: dict[str, Any]) -> dict[str, Any]:
     """Write metadata.json with the checksums of the model files already in `folder`."""
     sealed = {
         **metadata,
-        "format_version": FORMAT_VERSION,
+        "format_version": ARTIFACT_FORMAT_VERSION,
         "files": {name: sha256_of(folder / name) for name in MODEL_FILES},
     }
     (folder / METADATA_FILE).write_text(json.dumps(sealed, indent=2, sort_keys=True) + "\n")
@@ -65,9 +64,10 @@ def verify(folder: Path) -> dict[str, Any]:
     or altered pipeline file means the folder is not what training sealed.
     """
     metadata = read_metadata(folder)
-    if metadata.get("format_version") != FORMAT_VERSION:
+    if metadata.get("format_version") != ARTIFACT_FORMAT_VERSION:
         raise ArtifactError(
-            f"{folder}: artifact format {metadata.get('format_version')!r} is not the supported {FORMAT_VERSION}"
+            f"{folder}: artifact format {metadata.get('format_version')!r} "
+            f"is not the supported {ARTIFACT_FORMAT_VERSION}"
         )
     if tuple(metadata.get("features", ())) != FEATURES:
         raise ArtifactError(

@@ -8,10 +8,10 @@ import os
 import time
 from typing import Any
 
-from lambda_model import routes
-from lambda_model.events import Request, error_response, read_request
-from lambda_model.model_holder import ModelHolder
-from lambda_model.schema import RequestError
+from lambda_model.serving import routes
+from lambda_model.serving.events import Request, error_response, read_request
+from lambda_model.serving.model_holder import ModelHolder
+from lambda_model.serving.request import RequestError
 
 logger = logging.getLogger("lambda_model.requests")
 # In Lambda the runtime owns logging: its JSON format and the function's application_log_level.

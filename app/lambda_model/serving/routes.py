@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lambda_model.events import Request, error_response, response
-from lambda_model.model_holder import ModelHolder, ModelUnavailable
-from lambda_model.schema import RequestError, decode_body, parse_payload
+from lambda_model.serving.events import Request, error_response, response
+from lambda_model.serving.model_holder import ModelHolder, ModelUnavailable
+from lambda_model.serving.request import RequestError, decode_body, parse_payload
 
 Endpoint = Callable[[Request, ModelHolder], dict[str, Any]]
 MODEL_VERSION_HEADER = "X-Model-Version"

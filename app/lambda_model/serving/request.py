@@ -1,4 +1,4 @@
-"""The request contract: feature names, class order, limits, and the parsing that enforces them.
+"""Request parsing and validation: the limits a request must respect, and the parsing that enforces them.
 
 Everything a client sends passes through here before the model sees it. A value reaches the
 model only as a finite float32 number or as None (a null, imputed by the model).
@@ -12,8 +12,7 @@ import json
 import math
 from typing import Any
 
-FEATURES: tuple[str, ...] = ("sepal_length", "sepal_width", "petal_length", "petal_width")
-CLASSES: tuple[str, ...] = ("setosa", "versicolor", "virginica")
+from lambda_model.contract import FEATURES
 
 MAX_BATCH_SIZE = 100
 """Most records one request may carry as a JSON array."""

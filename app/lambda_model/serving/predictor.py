@@ -9,12 +9,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import onnxruntime
 
-from lambda_model.artifact import ONNX_FILE, verify
-from lambda_model.schema import CLASSES, FEATURES, Row
-from lambda_model.store import resolve_model
-
-INPUT_NAME = "features"
-PROBABILITIES_OUTPUT = "probabilities"
+from lambda_model.contract import CLASSES, FEATURES, ONNX_INPUT_NAME, ONNX_PROBABILITIES_OUTPUT
+from lambda_model.registry.artifact import ONNX_FILE, verify
+from lambda_model.registry.store import resolve_model
+from lambda_model.serving.request import Row
 
 
 class Prediction(NamedTuple):
@@ -57,7 +55,7 @@ class Predictor:
         """Class probabilities in CLASSES order for a float32 matrix with one column per feature."""
         if matrix.ndim != 2 or matrix.shape[1] != len(FEATURES):
             raise ValueError(f"expected a matrix with {len(FEATURES)} columns, got shape {matrix.shape}")
-        (probabilities,) = self._session.run([PROBABILITIES_OUTPUT], {INPUT_NAME: matrix})
+        (probabilities,) = self._session.run([ONNX_PROBABILITIES_OUTPUT], {ONNX_INPUT_NAME: matrix})
         return probabilities
 
     def predict(self, rows: list[Row]) -> list[Prediction]:

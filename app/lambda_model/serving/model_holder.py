@@ -7,9 +7,9 @@ import logging
 import threading
 from collections.abc import Callable
 
-from lambda_model.artifact import ArtifactError
-from lambda_model.predictor import Predictor
-from lambda_model.store import StoreError
+from lambda_model.registry.artifact import ArtifactError
+from lambda_model.registry.store import StoreError
+from lambda_model.serving.predictor import Predictor
 
 logger = logging.getLogger("lambda_model.model")
 

@@ -4,11 +4,11 @@ The workflows call this module instead of inline shell so that tests can run the
 local moto server. Every subcommand prints one JSON object on stdout (progress goes to stderr) and, when
 GITHUB_OUTPUT is set, appends the same facts as step outputs.
 
-    python -m lambda_model.rollout current  --function NAME [--alias live]
-    python -m lambda_model.rollout wait     --function NAME [--qualifier VERSION]
-    python -m lambda_model.rollout roll     --function NAME [--alias live] --image-uri URI
-    python -m lambda_model.rollout rollback --function NAME [--alias live] [--to-version N]
-    python -m lambda_model.rollout deploy   --function NAME [--alias live] --image-uri URI -- COMMAND...
+    python -m lambda_release current  --function NAME [--alias live]
+    python -m lambda_release wait     --function NAME [--qualifier VERSION]
+    python -m lambda_release roll     --function NAME [--alias live] --image-uri URI
+    python -m lambda_release rollback --function NAME [--alias live] [--to-version N]
+    python -m lambda_release deploy   --function NAME [--alias live] --image-uri URI -- COMMAND...
 
 Exit codes: 0 done; 1 verification failed and the alias was moved back; 2 usage error; 3 an AWS step failed
 (the alias was not moved); 4 the rollback itself failed (the alias may point at the new version: act by hand).
@@ -261,7 +261,7 @@ def write_outputs(outputs: Mapping[str, str], path: str | None) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m lambda_model.rollout",
+        prog="python -m lambda_release",
         description="Roll the Lambda function's alias to a new image, verify, roll back.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -342,7 +342,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(json.dumps(outcome, sort_keys=True))
     write_outputs(outcome, arguments.github_output)
     return exit_code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lambda_model.schema import CLASSES, FEATURES
+from lambda_model.contract import CLASSES, FEATURES
 
 LABEL_COLUMN = "species"
 BUNDLED_IRIS = "sklearn:iris"

@@ -21,11 +21,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lambda_model.artifact import ARTIFACT_FILES, METADATA_FILE, ArtifactError, verify
+from lambda_model.registry.artifact import ARTIFACT_FILES, METADATA_FILE, ArtifactError, verify
 
 VERSIONS_DIR = "versions"
 POINTER = "current"
 DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "lambda-model-cache"
+DEFAULT_LOCAL_STORE = ".models"
+
+
+def default_store_uri() -> str:
+    """$MODEL_STORE, else the seed's $BUCKET_NAME as s3://BUCKET/models, else ./.models."""
+    if os.environ.get("MODEL_STORE"):
+        return os.environ["MODEL_STORE"]
+    if os.environ.get("BUCKET_NAME"):
+        return f"s3://{os.environ['BUCKET_NAME']}/models"
+    return DEFAULT_LOCAL_STORE
+
+
+def default_model_uri() -> str:
+    """$MODEL_URI, else the default store (meaning its current version)."""
+    return os.environ.get("MODEL_URI") or default_store_uri()
 
 
 class StoreError(Exception):

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambda_model.data import load_dataset
-from lambda_model.evaluation import GateResult, Split, gate, holdout_split, score
-from lambda_model.pipeline import build_pipeline
-from lambda_model.predictor import Predictor
-from lambda_model.store import StoreError, open_store, resolve_model
+from lambda_model.registry.artifact import verify
+from lambda_model.registry.store import StoreError, open_store, resolve_model
+from lambda_model.training.data import load_dataset
+from lambda_model.training.evaluation import GateResult, Split, gate, holdout_split, score
+from lambda_model.training.pipeline import build_pipeline
 
 
-def _load(uri: str) -> Predictor:
-    """The verified artifact: a model that cannot be loaded cannot be promoted or compared with."""
-    return Predictor(resolve_model(uri))
+def _load(uri: str) -> dict[str, Any]:
+    """The verified artifact's metadata: a model that cannot be loaded cannot be promoted or compared with."""
+    return verify(resolve_model(uri))
 
 
-def _baseline(uri: str | None) -> Predictor | None:
+def _baseline(uri: str | None) -> dict[str, Any] | None:
     """Production's model, or None when there is none yet (the first model only meets the threshold)."""
     if not uri:
         return None
@@ -47,14 +47,14 @@ def run_gate(
     candidate = _load(candidate_uri)
     baseline = _baseline(baseline_uri)
     result = gate(
-        holdout_metrics(candidate.metadata, split),
-        None if baseline is None else holdout_metrics(baseline.metadata, split),
+        holdout_metrics(candidate, split),
+        None if baseline is None else holdout_metrics(baseline, split),
         min_accuracy,
         max_regression,
     )
     markdown = result.markdown(
-        f"{candidate.version} ({candidate_uri})",
-        None if baseline is None else f"{baseline.version} ({baseline_uri})",
+        f"{candidate['version']} ({candidate_uri})",
+        None if baseline is None else f"{baseline['version']} ({baseline_uri})",
     )
     note = (
         f"Both recipes were fitted on the same {len(split.train_labels)} training rows "

@@ -1,0 +1,1 @@
+"""Serving: API Gateway event -> request parsing -> predictor (loaded once per container) -> response."""

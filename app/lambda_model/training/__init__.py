@@ -1,0 +1,1 @@
+"""Training: data -> pipeline -> evaluation and gate -> ONNX conversion -> artifact, stored in the registry."""

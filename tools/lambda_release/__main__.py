@@ -1,0 +1,5 @@
+import sys
+
+from lambda_release.rollout import main
+
+sys.exit(main())
