@@ -1,10 +1,15 @@
 """The image's serving stage, assembled from app/Dockerfile without Docker, answers like the function."""
 
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 
+from lambda_model.serving.predictor import Predictor
 from tests.support import image
+
+SEED_ROW = (5.9, 3.0, 5.1, 1.8)
 
 RUN_HANDLER = """
 import importlib, json, sys
@@ -27,14 +32,15 @@ def test_the_serving_stage_installs_only_the_serving_requirements():
     assert [path.name for path in image.requirements_files("training")] == ["requirements-train.txt"]
 
 
-def test_the_image_handler_answers_the_seed_invoke_without_scikit_learn(task_root):
+def test_the_image_handler_answers_the_seed_invoke_without_scikit_learn(task_root, model_dir):
     assert task_root.handler == "lambda_model.serving.handler.handler"
     assert task_root.environment["MODEL_URI"] == str(task_root.path / "model")
     completed = task_root.python(RUN_HANDLER.format(handler=task_root.handler))
     assert completed.returncode == 0, completed.stderr
     output = json.loads(completed.stdout.splitlines()[-1])
     assert output["result"]["statusCode"] == 200
-    assert output["result"]["body"] == '{"prediction": {"label": "virginica", "probability": 0.9997}}'
+    (offline,) = Predictor(model_dir).predict([SEED_ROW])
+    assert output["result"]["body"] == json.dumps({"prediction": offline.as_dict()})
     assert output["heavy_modules"] == []
 
 
@@ -61,3 +67,11 @@ def test_the_seed_predict_script_runs_in_the_serving_image(task_root):
     )
     assert completed.returncode == 0, completed.stderr
     assert "'petal_length': None" in completed.stdout
+
+
+def test_the_serving_code_is_compiled_in_the_image(task_root):
+    """The task root is read-only in Lambda: code not compiled at build time is compiled on every cold start."""
+    sources = sorted((task_root.path / "lambda_model").rglob("*.py"))
+    assert sources
+    uncompiled = [str(source) for source in sources if not Path(importlib.util.cache_from_source(source)).is_file()]
+    assert uncompiled == []

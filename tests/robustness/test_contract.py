@@ -28,12 +28,11 @@ from lambda_model.serving.request import MAX_BATCH_SIZE, MAX_BODY_BYTES
 from tests.robustness.conftest import GENERATED, TALLY
 from tests.robustness.strategies import records
 from tests.support import servers
+from tests.support.request_cases import CASES, SEED, check_answer
 
 SPEC_PATH = servers.REPO_ROOT / "docs" / "openapi.yaml"
 SPEC_URI = "urn:lambda-model:openapi"
 JSON_CONTENT = "application~1json"
-SEED = {"sepal_length": 5.9, "sepal_width": 3, "petal_length": 5.1, "petal_width": 1.8}
-IMPUTED = {"sepal_length": 5.4, "sepal_width": 3, "petal_length": None, "petal_width": 0.2}
 
 
 def escape(token: str) -> str:
@@ -117,56 +116,20 @@ def test_the_spec_states_the_service_limits(spec, contract):
     )
 
 
-VALID_REQUESTS = [
-    ("POST", "/predict", SEED),
-    ("POST", "/", SEED),
-    ("POST", "/predict/", IMPUTED),
-    ("POST", "/predict", [SEED, IMPUTED]),
-    ("POST", "/predict", [SEED] * MAX_BATCH_SIZE),
-    ("GET", "/health", None),
-]
-INVALID_REQUESTS = [
-    ("POST", "/predict", b"{", 400),
-    ("POST", "/predict", b"", 400),
-    ("POST", "/predict", b"NaN", 400),
-    ("POST", "/predict", json.dumps({**SEED, "sepal_length": "5.9"}).encode(), 400),
-    ("POST", "/predict", json.dumps({**SEED, "petal_width": True}).encode(), 400),
-    ("POST", "/predict", json.dumps({**SEED, "petal_width": 1e39}).encode(), 400),
-    ("POST", "/predict", json.dumps({**SEED, "colour": "blue"}).encode(), 400),
-    ("POST", "/", json.dumps({"sepal_length": 5.9}).encode(), 400),
-    ("POST", "/predict", b"[]", 400),
-    ("POST", "/predict", b'"a string"', 400),
-    ("POST", "/predict", json.dumps([SEED] * (MAX_BATCH_SIZE + 1)).encode(), 413),
-    ("POST", "/predict", b" " * (MAX_BODY_BYTES + 1), 413),
-    ("GET", "/predict", None, 405),
-    ("DELETE", "/", None, 405),
-    ("POST", "/health", b"{}", 405),
-    ("GET", "/nowhere", None, 404),
-    ("POST", "/v2/predict", json.dumps(SEED).encode(), 404),
-]
-
-
-@pytest.mark.parametrize(("method", "path", "payload"), VALID_REQUESTS)
-def test_valid_requests_get_documented_answers(served_api, contract, method, path, payload):
-    body = None if payload is None else json.dumps(payload).encode()
-    response = send(served_api, method, path, body)
-    assert response.status_code == 200, response.text
-    contract.check(method, path, response)
-    if payload is not None:
-        assert contract.accepts_prediction_request(payload)
-
-
-@pytest.mark.parametrize(("method", "path", "body", "status"), INVALID_REQUESTS)
-def test_invalid_requests_get_documented_errors(served_api, contract, method, path, body, status):
-    response = send(served_api, method, path, body)
-    assert response.status_code == status, response.text
-    contract.check(method, path, response)
-    if method == "POST" and status in (400, 413):
-        try:
-            document = json.loads(body)
-        except ValueError:
-            return  # not JSON at all: no schema could accept it
-        assert not contract.accepts_prediction_request(document) or len(body) > MAX_BODY_BYTES
+@pytest.mark.parametrize("case", [case.param() for case in CASES])
+def test_the_request_table_gets_documented_answers(served_api, contract, case):
+    """The table the handler is checked with (tests/unit/test_handler.py), this time over HTTP."""
+    response = send(served_api, case.method, case.path, case.body)
+    contract.check(case.method, case.path, response)
+    check_answer(case, response.status_code, response.headers, response.json())
+    if case.method != "POST" or case.path.rstrip("/") not in ("", "/predict") or case.status not in (200, 400, 413):
+        return
+    try:
+        document = json.loads(case.body)
+    except ValueError:
+        return  # not JSON at all: no schema could accept it
+    too_large = len(case.body) > MAX_BODY_BYTES
+    assert contract.accepts_prediction_request(document) == (case.status == 200 and not too_large), case.id
 
 
 def test_the_spec_and_the_service_agree_on_generated_records(served_api, contract):

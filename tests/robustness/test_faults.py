@@ -2,7 +2,7 @@
 
 - the store unreachable at cold start: 503 JSON, then recovery without a restart once it is back;
 - a tampered model file: refused with the checksum named in the log, 503 to the client;
-- a pointer naming a missing version: 503, then recovery once the pointer is fixed;
+- a pointer naming a missing version: 503, then recovery after the back-off once the pointer is fixed;
 - two trainings at once into one store: both versions kept, the pointer names one of them;
 - an ONNX export that disagrees with scikit-learn: training fails and nothing is stored.
 """
@@ -24,10 +24,12 @@ import requests
 
 from lambda_model.registry.artifact import METADATA_FILE, ONNX_FILE
 from lambda_model.registry.store import LocalStore, open_store
+from lambda_model.serving.model_holder import FIRST_RETRY_DELAY_SECONDS
 from lambda_model.serving.routes import MODEL_VERSION_HEADER
 from tests.conftest import load_event
 from tests.robustness.conftest import TALLY
 from tests.support import servers
+from tests.support.clock import manual_model_clock
 
 SEED_EVENT = "direct_invoke.json"
 TRAIN_TIMEOUT_SECONDS = 180
@@ -159,13 +161,15 @@ def test_a_model_tampered_in_the_s3_store_is_refused_and_recovers_once_repaired(
 
     monkeypatch.setenv("MODEL_URI", store.uri)
     serving.model.reset()
+    clock = manual_model_clock(serving, monkeypatch)
     with caplog.at_level(logging.WARNING, logger="lambda_model.model"):
         result = serving.handler(load_event(SEED_EVENT))
     assert result["statusCode"] == 503
     assert f"checksum mismatch for {ONNX_FILE}" in caplog.text
 
-    # Repaired in the store: the next request must load it, as it would after any other load failure.
+    # Repaired in the store: the first request after the back-off must load it, as after any load failure.
     s3.put_object(Bucket=bucket, Key=key, Body=(model_dir / ONNX_FILE).read_bytes())
+    clock.advance(FIRST_RETRY_DELAY_SECONDS)
     repaired = serving.handler(load_event(SEED_EVENT))
     assert repaired["statusCode"] == 200, "a refused download stays cached and is refused forever"
     assert repaired["headers"][MODEL_VERSION_HEADER] == version
@@ -183,6 +187,7 @@ def test_a_pointer_to_a_missing_version_is_503_until_it_is_fixed(serving, model_
 
     monkeypatch.setenv("MODEL_URI", str(store_root))
     serving.model.reset()
+    clock = manual_model_clock(serving, monkeypatch)
     with caplog.at_level(logging.WARNING, logger="lambda_model.model"):
         broken = serving.handler(load_event(SEED_EVENT))
     assert broken["statusCode"] == 503
@@ -190,6 +195,7 @@ def test_a_pointer_to_a_missing_version_is_503_until_it_is_fixed(serving, model_
 
     promoted = cli("promote", "--store", str(store_root), "--version", good_version)
     assert promoted.returncode == 0, promoted.stderr
+    clock.advance(FIRST_RETRY_DELAY_SECONDS)
     fixed = serving.handler(load_event(SEED_EVENT))  # the same process: no restart, no reset
     assert fixed["statusCode"] == 200
     assert fixed["headers"][MODEL_VERSION_HEADER] == good_version

@@ -3,6 +3,10 @@
 Every answer is compared with the same rows run offline through `Predictor` on the same model, so a
 mix-up between concurrent requests (a batch answered in the wrong order, one client's rows in another
 client's answer) shows as a wrong answer, not just an error.
+
+Latency is reported, not asserted: on a shared machine a wall-clock bound is noise. The behaviour a
+latency bound used to guard, Nagle's algorithm off on accepted connections, is checked directly in
+tests/unit/test_local_api.py.
 """
 
 from __future__ import annotations
@@ -26,8 +30,6 @@ CLIENTS = 16
 REQUESTS_PER_CLIENT = 150
 TIME_CAP_SECONDS = 90.0  # the whole load must finish well inside this; a client stops sending after it
 REQUEST_TIMEOUT_SECONDS = 10.0
-STALL_SECONDS = 0.02  # half of Linux's 40 ms delayed ACK; an unstalled request takes a few ms here
-SEED_BODY = json.dumps({"sepal_length": 5.9, "sepal_width": 3, "petal_length": 5.1, "petal_width": 1.8})
 
 
 @dataclass
@@ -106,21 +108,3 @@ def test_sixteen_clients_get_only_correct_answers(served_api, model_dir):
     assert errors == []
     assert wrong == []
     assert len(latencies) == CLIENTS * REQUESTS_PER_CLIENT
-
-
-def test_a_kept_alive_connection_is_not_stalled_between_requests(served_api):
-    """One client, one connection, requests one after another: each should take about a millisecond here.
-
-    If the server writes the headers and the body of a response in two packets with Nagle's algorithm
-    on, the second waits for the client's delayed ACK: about 40 ms per request on Linux.
-    """
-    latencies = []
-    with requests.Session() as session:
-        for _ in range(21):
-            started = time.perf_counter()
-            response = session.post(f"{served_api}/predict", data=SEED_BODY, timeout=REQUEST_TIMEOUT_SECONDS)
-            latencies.append(time.perf_counter() - started)
-            assert response.status_code == 200
-    TALLY["requests sent under load"] += len(latencies)
-    median = sorted(latencies)[len(latencies) // 2]
-    assert median < STALL_SECONDS, f"median {median * 1e3:.1f} ms per request on a kept-alive connection"

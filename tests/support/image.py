@@ -1,8 +1,8 @@
 """Assemble a Dockerfile stage's file system without Docker, to run the image's code as Lambda would.
 
 There is no Docker daemon here, so this reads app/Dockerfile and carries out the few instruction
-forms it uses (COPY from the build context, `RUN pip install ... -r FILE`, ENV, CMD) into a folder
-standing in for ${LAMBDA_TASK_ROOT}. An instruction it does not understand fails loudly, so the
+forms it uses (COPY from the build context, `RUN pip install ... -r FILE`, `RUN python -m compileall`,
+ENV, CMD) into a folder standing in for ${LAMBDA_TASK_ROOT}. An instruction it does not understand fails loudly, so the
 Dockerfile and this stand-in cannot drift apart silently.
 """
 
@@ -93,6 +93,15 @@ class TaskRoot:
         )
 
 
+def _stand_in_command(words: list[str], staged: dict[str, Path]) -> list[str]:
+    """The RUN forms the Dockerfile uses, run with this interpreter: `pip install ...`, `python -m compileall ...`."""
+    if words[:2] == ["pip", "install"]:
+        return [sys.executable, "-m", *(str(staged.get(word, word)) for word in words), "--quiet"]
+    if words[:3] == ["python", "-m", "compileall"]:
+        return [sys.executable, *words[1:]]
+    raise ValueError(f"the stand-in cannot run `RUN {shlex.join(words)}`")
+
+
 def assemble(stage: str, task_root: Path, model_dir: Path) -> TaskRoot:
     """Carry out `stage` into `task_root`; the build context's model/ is taken from `model_dir`."""
     environment: dict[str, str] = {}
@@ -121,11 +130,7 @@ def assemble(stage: str, task_root: Path, model_dir: Path) -> TaskRoot:
                 else:
                     shutil.copy2(origin, destination)
         elif keyword == "RUN":
-            words = shlex.split(rest)
-            if words[:2] != ["pip", "install"]:
-                raise ValueError(f"the stand-in cannot run `RUN {rest}`")
-            words = [str(staged.get(word, word)) for word in words]
-            subprocess.run([sys.executable, "-m", *words, "--quiet"], check=True, timeout=600)
+            subprocess.run(_stand_in_command(shlex.split(rest), staged), check=True, timeout=600)
         elif keyword == "CMD":
             handler = json.loads(rest)[0]
         elif keyword != "ENTRYPOINT":

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -88,3 +89,35 @@ def aws_env(endpoint: str, region: str = "eu-central-1") -> dict[str, str]:
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
     }
+
+
+@contextlib.contextmanager
+def silent_endpoint() -> Iterator[str]:
+    """An HTTP endpoint that accepts every connection and never answers: a hung store, not a down one.
+
+    Yields its URL. Unlike a closed port (refused at once), only a client's read timeout ends a call here.
+    """
+    listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_and_hold() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept_and_hold, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        listener.close()

@@ -1,22 +1,53 @@
 import json
 import socket
 import threading
+import time
+from typing import ClassVar
 
 import pytest
 import requests
 
-from lambda_model.serving.local_api import make_server, to_event
+from lambda_model.serving.local_api import ProxyHandler, make_server, to_event
 from lambda_model.serving.request import MAX_BODY_BYTES
+
+SEED_BODY = '{"sepal_length": 5.9, "sepal_width": 3, "petal_length": 5.1, "petal_width": 1.8}'
+SHORT_SOCKET_TIMEOUT_SECONDS = 0.5
+SERVED_SOCKET_TIMEOUT = ProxyHandler.timeout  # read before the fixture shortens it for speed
+
+
+class NagleRecordingHandler(ProxyHandler):
+    """Records, for every accepted connection, whether TCP_NODELAY is set once the handler has set it up."""
+
+    nodelay: ClassVar[list[int]] = []
+
+    def setup(self):
+        super().setup()
+        self.nodelay.append(self.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
 
 
 @pytest.fixture
-def local_api(serving):
+def local_api(serving, monkeypatch):
+    monkeypatch.setattr(ProxyHandler, "timeout", SHORT_SOCKET_TIMEOUT_SECONDS)
     server = make_server("127.0.0.1", 0)
+    server.RequestHandlerClass = NagleRecordingHandler
+    NagleRecordingHandler.nodelay = []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     server.server_close()
+
+
+def exchange(local_api: str, raw_request: bytes) -> tuple[bytes, bytes]:
+    """Send raw bytes, read until the server closes; return the head and body of the answer."""
+    host, port = local_api.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(raw_request)
+        reply = b""
+        while chunk := connection.recv(4096):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    return head, body
 
 
 def test_a_request_becomes_a_rest_api_proxy_event():
@@ -34,15 +65,12 @@ def test_binary_bodies_are_passed_base64_encoded_like_api_gateway():
     assert event["isBase64Encoded"] is True
 
 
-def test_the_seed_curl_works(local_api):
+def test_the_seed_curl_works(local_api, serving):
     response = requests.post(
-        f"{local_api}/predict",
-        data='{"sepal_length": 5.9, "sepal_width": 3, "petal_length": 5.1, "petal_width": 1.8}',
-        headers={"Content-Type": "application/json"},
-        timeout=10,
+        f"{local_api}/predict", data=SEED_BODY, headers={"Content-Type": "application/json"}, timeout=10
     )
     assert response.status_code == 200
-    assert response.text == '{"prediction": {"label": "virginica", "probability": 0.9997}}'
+    assert response.text == serving.handler({"body": SEED_BODY})["body"]
     assert response.headers["Content-Type"] == "application/json"
     assert response.headers["X-Model-Version"]
 
@@ -59,13 +87,59 @@ def test_head_and_options_are_method_errors_not_crashes(local_api):
 
 
 def test_a_malformed_content_length_is_a_json_400_and_closes_the_connection(local_api):
-    host, port = local_api.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as connection:
-        connection.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: many\r\n\r\n")
-        reply = b""
-        while chunk := connection.recv(4096):
-            reply += chunk
-    head, _, body = reply.partition(b"\r\n\r\n")
+    head, body = exchange(local_api, b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: many\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400")
     assert b"Connection: close" in head
     assert json.loads(body)["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize("method", ["TRACE", "BREW"])
+def test_any_method_gets_a_json_405_with_allow(local_api, method):
+    head, body = exchange(local_api, f"{method} /predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    assert head.startswith(b"HTTP/1.1 405")
+    assert b"\r\nAllow: POST\r\n" in head
+    assert json.loads(body)["error"]["code"] == "method_not_allowed"
+
+
+def test_a_request_http_server_cannot_parse_gets_a_json_error(local_api):
+    head, body = exchange(local_api, b"GET /health with spaces HTTP/1.1\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"Content-Type: application/json" in head
+    assert json.loads(body)["error"] == {
+        "code": "invalid_request",
+        "message": "Bad request syntax ('GET /health with spaces HTTP/1.1')",
+    }
+
+
+def test_a_chunked_body_is_read_like_any_other(local_api, serving):
+    chunks = (SEED_BODY[i : i + 10].encode() for i in range(0, len(SEED_BODY), 10))
+    response = requests.post(f"{local_api}/predict", data=chunks, timeout=10)  # a generator is sent chunked
+    assert response.status_code == 200, response.text
+    assert response.text == serving.handler({"body": SEED_BODY})["body"]
+
+
+def test_an_oversized_chunked_upload_is_refused_without_reading_it_all(local_api):
+    chunks = (b"[" * 8192 for _ in range(4 * MAX_BODY_BYTES // 8192))
+    response = requests.post(f"{local_api}/predict", data=chunks, timeout=10)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_a_body_shorter_than_its_content_length_does_not_hold_a_thread(local_api):
+    assert SERVED_SOCKET_TIMEOUT is not None, "without a socket timeout a silent client holds a thread forever"
+    assert SERVED_SOCKET_TIMEOUT <= 30
+    host, port = local_api.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{}")
+        started = time.monotonic()
+        assert connection.recv(4096) == b"", "the server closes the connection"
+        waited = time.monotonic() - started
+    assert waited < SHORT_SOCKET_TIMEOUT_SECONDS + 2
+
+
+def test_accepted_connections_have_nagle_disabled(local_api):
+    """Headers and body go out in two writes: with Nagle's algorithm on, the body waits for a delayed ACK."""
+    with requests.Session() as session:
+        for _ in range(3):
+            assert session.get(f"{local_api}/health", timeout=10).status_code == 200
+    assert NagleRecordingHandler.nodelay == [1]

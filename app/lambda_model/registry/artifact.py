@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -86,4 +88,36 @@ def verify(folder: Path) -> dict[str, Any]:
         actual = sha256_of(path)
         if actual != expected:
             raise ArtifactError(f"{folder}: checksum mismatch for {name}: expected sha256 {expected}, found {actual}")
+    return metadata
+
+
+def export(source: Path, destination: Path) -> dict[str, Any]:
+    """Copy the verified artifact in `source` to the folder `destination`, replacing an older export there.
+
+    The copy is made and verified in a scratch folder beside `destination`, then renamed into place:
+    a failed export leaves the old one whole. A destination that is, or contains, the source is
+    refused (replacing it would delete the very model being copied), and so is a destination that is
+    a file or a folder of something other than a model.
+    """
+    source, destination = source.resolve(), destination.resolve()
+    if source.is_relative_to(destination):
+        raise ArtifactError(f"cannot export {source} to {destination}: the destination holds the model itself")
+    if destination.exists() and not destination.is_dir():
+        raise ArtifactError(f"cannot export to {destination}: it is a file, not a folder")
+    if destination.is_dir() and any(destination.iterdir()) and not (destination / METADATA_FILE).is_file():
+        raise ArtifactError(f"cannot export to {destination}: it is not empty and holds no model to replace")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{destination.name}-export-", dir=destination.parent))
+    try:
+        exported = scratch / "artifact"
+        exported.mkdir()
+        for name in ARTIFACT_FILES:
+            if (source / name).is_file():
+                shutil.copy2(source / name, exported / name)
+        metadata = verify(exported)
+        if destination.exists():
+            destination.rename(scratch / "replaced")
+        exported.rename(destination)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return metadata

@@ -20,6 +20,9 @@ class Request(NamedTuple):
     body: Any
     is_base64: bool
     request_id: str
+    """Lambda's request id (the function's log lines carry it), else API Gateway's, else a fresh one."""
+    api_request_id: str | None
+    """API Gateway's request id, as in its access logs: the key that joins them to the function's log."""
 
 
 def _text(value: Any, default: str = "") -> str:
@@ -43,14 +46,16 @@ def read_request(event: Any, context: Any = None) -> Request:
         raise RequestError(400, "invalid_event", "the event must be a JSON object")
     context_id = _text(getattr(context, "aws_request_id", None))
     request_context = _mapping(event.get("requestContext"))
-    request_id = context_id or _text(request_context.get("requestId")) or str(uuid.uuid4())
+    api_request_id = _text(request_context.get("requestId")) or None
+    request_id = context_id or api_request_id or str(uuid.uuid4())
     is_base64 = event.get("isBase64Encoded") is True
     if event.get("version") == "2.0" and isinstance(request_context.get("http"), dict):
         http = request_context["http"]
         path = _strip_stage(
             _text(event.get("rawPath"), _text(http.get("path"), "/")), _text(request_context.get("stage"))
         )
-        return Request(_text(http.get("method")).upper(), path, event.get("body"), is_base64, request_id)
+        method = _text(http.get("method")).upper()
+        return Request(method, path, event.get("body"), is_base64, request_id, api_request_id)
     if "httpMethod" in event:
         return Request(
             _text(event.get("httpMethod")).upper(),
@@ -58,9 +63,10 @@ def read_request(event: Any, context: Any = None) -> Request:
             event.get("body"),
             is_base64,
             request_id,
+            api_request_id,
         )
     if "body" in event:
-        return Request("POST", "/predict", event["body"], is_base64, request_id)
+        return Request("POST", "/predict", event["body"], is_base64, request_id, api_request_id)
     raise RequestError(
         400,
         "invalid_event",

@@ -10,33 +10,36 @@ from typing import Any
 
 from lambda_model.serving import routes
 from lambda_model.serving.events import Request, error_response, read_request
+from lambda_model.serving.logs import configure_outside_lambda
 from lambda_model.serving.model_holder import ModelHolder
 from lambda_model.serving.request import RequestError
 
 logger = logging.getLogger("lambda_model.requests")
 # In Lambda the runtime owns logging: its JSON format and the function's application_log_level.
-# Elsewhere (serve, invoke, tests) nobody has configured it yet.
-if not logging.getLogger().handlers:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+configure_outside_lambda()
 
 model = ModelHolder(lambda: os.environ.get("MODEL_URI"))
 # Loading during the init phase uses Lambda's unthrottled start-up CPU; a failure here is
-# remembered and retried on the first request instead of crashing the container.
+# remembered and retried by a request after the back-off, instead of crashing the container.
 model.try_load()
 
 
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
     started = time.perf_counter()
-    route = "?"
     try:
         request = read_request(event, context)
     except RequestError as error:
-        request = None
         result = error_response(error.status, error.code, error.message)
-    else:
-        route = f"{request.method} {request.path}"
-        result = _dispatch(request)
-    _log(request.request_id if request else getattr(context, "aws_request_id", None), route, result, started)
+        _log(result, started, request_id=getattr(context, "aws_request_id", None))
+        return result
+    result = _dispatch(request)
+    _log(
+        result,
+        started,
+        request_id=request.request_id,
+        api_request_id=request.api_request_id,
+        route=f"{request.method[:20]} {request.path[:100]}",
+    )
     return result
 
 
@@ -48,18 +51,27 @@ def _dispatch(request: Request) -> dict[str, Any]:
         return error_response(error.status, error.code, error.message, headers)
     except Exception:
         # Never a stack trace to the client: log it here, answer a plain 500.
-        logger.exception("unexpected failure handling %s %s", request.method, request.path)
+        logger.exception("unexpected failure handling %s %s", request.method[:20], request.path[:100])
         return error_response(500, "internal_error", "the service failed to answer; the failure was logged")
 
 
-def _log(request_id: str | None, route: str, result: dict[str, Any], started: float) -> None:
-    record = {
+def _log(
+    result: dict[str, Any],
+    started: float,
+    request_id: str | None,
+    api_request_id: str | None = None,
+    route: str = "?",
+) -> None:
+    """One line per request, its fields passed with `extra=` so each is a top-level key of the JSON line."""
+    status = result["statusCode"]
+    fields: dict[str, Any] = {
         "request_id": request_id,
+        "api_request_id": api_request_id,
         "route": route,
-        "status": result["statusCode"],
+        "status": status,
         "latency_ms": round((time.perf_counter() - started) * 1000, 3),
         "model_version": model.version,
     }
-    if result["statusCode"] >= 400:
-        record["error"] = json.loads(result["body"])["error"]["code"]
-    logger.info(json.dumps(record))
+    if status >= 400:
+        fields["error"] = json.loads(result["body"])["error"]["code"]
+    logger.info("%s answered %d", route, status, extra=fields)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -21,6 +22,10 @@ STAGE = "predict"
 # API Gateway itself refuses bodies over 10 MB; reading a little more than our own limit is enough
 # for the handler to answer 413 without holding an attacker's whole upload in memory.
 READ_LIMIT = MAX_BODY_BYTES + 1
+SOCKET_TIMEOUT_SECONDS = 10.0
+"""A client silent this long (a body shorter than its Content-Length, an idle kept-alive connection)
+loses its connection, so it cannot hold a server thread forever."""
+CHUNK_SIZE_LINE_LIMIT = 1024
 
 logger = logging.getLogger("lambda_model.serving.local_api")
 
@@ -55,27 +60,76 @@ def to_event(method: str, target: str, headers: dict[str, str], body: bytes) -> 
     }
 
 
+class UnreadableBody(Exception):
+    """The body's framing (Content-Length or chunked encoding) cannot be followed."""
+
+
 class ProxyHandler(BaseHTTPRequestHandler):
     server_version = "lambda-model-local"
     protocol_version = "HTTP/1.1"
     # Headers and body go out in two writes; with Nagle's algorithm the body would wait for the
     # client's delayed ACK (about 40 ms) on every kept-alive request.
     disable_nagle_algorithm = True
+    timeout = SOCKET_TIMEOUT_SECONDS
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server looks up do_<METHOD> and answers an HTML 501 when there is none. Every method,
+        # TRACE or made up, goes to the handler instead, which answers 405 with Allow as API Gateway does.
+        if name.startswith("do_"):
+            return self._answer
+        raise AttributeError(name)
 
     def _answer(self) -> None:
+        try:
+            body = self._read_body()
+        except UnreadableBody as error:
+            self.close_connection = True  # where the body ends is unknown: the connection cannot be reused
+            self._send(error_response(400, "invalid_request", str(error)))
+            return
+        event = to_event(self.command, self.path, dict(self.headers.items()), body)
+        self._send(lambda_handler.handler(event, LambdaContext(event["requestContext"]["requestId"])))
+
+    def _read_body(self) -> bytes:
+        """The body, or its first READ_LIMIT bytes (then the connection closes: the rest is never read)."""
+        if self.headers.get("Transfer-Encoding", "identity").lower() != "identity":
+            return self._read_chunked_body()
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = -1
         if length < 0:
-            self.close_connection = True  # where the body ends is unknown: the connection cannot be reused
-            self._send(error_response(400, "invalid_request", "the Content-Length header is not a byte count"))
-            return
-        body = self.rfile.read(min(length, READ_LIMIT))
+            raise UnreadableBody("the Content-Length header is not a byte count")
         if length > READ_LIMIT:
-            self.close_connection = True  # the rest of the upload is never read
-        event = to_event(self.command, self.path, dict(self.headers.items()), body)
-        self._send(lambda_handler.handler(event, LambdaContext(event["requestContext"]["requestId"])))
+            self.close_connection = True
+        return self.rfile.read(min(length, READ_LIMIT))
+
+    def _read_chunked_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+            raise UnreadableBody("the only Transfer-Encoding understood is chunked")
+        body = bytearray()
+        while True:
+            size_line = self.rfile.readline(CHUNK_SIZE_LINE_LIMIT)
+            try:
+                size = int(size_line.split(b";")[0], 16)  # a chunk extension after ";" is ignored
+            except ValueError:
+                raise UnreadableBody("a chunk of the chunked body does not start with its size") from None
+            if size < 0:
+                raise UnreadableBody("a chunk of the chunked body has a negative size")
+            if size == 0:
+                break
+            if len(body) + size > READ_LIMIT:
+                self.close_connection = True
+                return bytes(body + self.rfile.read(READ_LIMIT - len(body)))
+            body += self.rfile.read(size)
+            self.rfile.readline(CHUNK_SIZE_LINE_LIMIT)  # the CRLF that ends the chunk
+        while self.rfile.readline(CHUNK_SIZE_LINE_LIMIT) not in (b"\r\n", b"\n", b""):
+            pass  # trailer fields, unused
+        return bytes(body)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Requests http.server cannot parse (a malformed request line, headers too long): the API's JSON error."""
+        self.close_connection = True
+        self._send(error_response(code, "invalid_request", message or HTTPStatus(code).phrase))
 
     def _send(self, result: dict[str, Any]) -> None:
         """Write a Lambda proxy response as the HTTP response, as API Gateway does."""
@@ -88,10 +142,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        if self.command != "HEAD":
+        if getattr(self, "command", None) != "HEAD":
             self.wfile.write(body)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _answer
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the handler writes one structured line per request already

@@ -10,7 +10,7 @@ import numpy as np
 import onnxruntime
 
 from lambda_model.contract import CLASSES, FEATURES, ONNX_INPUT_NAME, ONNX_PROBABILITIES_OUTPUT
-from lambda_model.registry.artifact import ONNX_FILE, verify
+from lambda_model.registry.artifact import ONNX_FILE, ArtifactError, verify
 from lambda_model.registry.store import resolve_model
 from lambda_model.serving.request import Row
 
@@ -39,9 +39,12 @@ class Predictor:
         # Lambda gives a small function about one vCPU: extra threads only add contention.
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
-        self._session = onnxruntime.InferenceSession(
-            str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"]
-        )
+        try:
+            self._session = onnxruntime.InferenceSession(
+                str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # onnxruntime's own exception types: a graph it cannot load
+            raise ArtifactError(f"{folder}: onnxruntime cannot load {ONNX_FILE}: {error}") from error
 
     @classmethod
     def from_uri(cls, uri: str | os.PathLike[str]) -> Predictor:

@@ -24,6 +24,15 @@ FLOAT32_MAX = 3.4028234663852886e38
 Row = tuple[float | None, ...]
 
 
+class _OverflowedNumber(float):
+    """A JSON number too large for a double (`1e400`): out of range, unlike the literal `Infinity`."""
+
+
+def _parse_float(text: str) -> float:
+    number = float(text)
+    return _OverflowedNumber(number) if math.isinf(number) else number
+
+
 class RequestError(Exception):
     """A problem with what the client sent: answered with a 4xx JSON error, never a 500."""
 
@@ -72,7 +81,12 @@ def decode_body(body: Any, is_base64: bool = False) -> Any:
     except UnicodeDecodeError:
         raise RequestError(400, "invalid_json", "the body is not valid UTF-8 text") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_object_without_duplicates)
+        return json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_parse_float,
+            object_pairs_hook=_object_without_duplicates,
+        )
     except json.JSONDecodeError as error:
         raise RequestError(
             400, "invalid_json", f"the body is not valid JSON: {error.msg} at position {error.pos}"
@@ -88,21 +102,28 @@ def _feature_value(value: Any, where: str) -> float | None:
         return None
     # bool is a subclass of int in Python, but true/false are not measurements.
     if isinstance(value, bool) or not isinstance(value, int | float):
-        kind = "a boolean" if isinstance(value, bool) else f"a JSON {_json_type(value)}"
-        raise RequestError(400, "invalid_feature_value", f"{where} must be a number or null, not {kind}")
+        raise RequestError(400, "invalid_feature_value", f"{where} must be a number or null, not {describe(value)}")
+    out_of_range = RequestError(400, "value_out_of_range", f"{where} is outside the model's float32 range")
     try:
         number = float(value)
-    except OverflowError:
-        raise RequestError(400, "value_out_of_range", f"{where} is too large") from None
+    except OverflowError:  # an integer beyond any double
+        raise out_of_range from None
+    if isinstance(value, _OverflowedNumber) or (math.isfinite(number) and abs(number) > FLOAT32_MAX):
+        raise out_of_range
     if not math.isfinite(number):
         raise RequestError(400, "non_finite_value", f"{where} must be a finite number")
-    if abs(number) > FLOAT32_MAX:
-        raise RequestError(400, "value_out_of_range", f"{where} is outside the model's float32 range")
     return number
 
 
-def _json_type(value: Any) -> str:
-    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+def describe(value: Any) -> str:
+    """The JSON kind of a decoded value, in the words a client knows: "null", "a string", "an array"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):  # before int: bool is a subclass of int in Python
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return {str: "a string", list: "an array", dict: "an object"}.get(type(value), "a value JSON cannot hold")
 
 
 def parse_record(record: Any, prefix: str = "") -> Row:
@@ -111,7 +132,7 @@ def parse_record(record: Any, prefix: str = "") -> Row:
         raise RequestError(
             400,
             "invalid_body",
-            f"{prefix.rstrip('.') or 'the body'} must be a JSON object of features, not a {_json_type(record)}",
+            f"{prefix.rstrip('.') or 'the body'} must be a JSON object of features, not {describe(record)}",
         )
     unknown = sorted(set(record) - set(FEATURES))
     if unknown:

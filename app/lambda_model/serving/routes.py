@@ -18,8 +18,8 @@ def predict(request: Request, model: ModelHolder) -> dict[str, Any]:
     rows, is_batch = parse_payload(decode_body(request.body, request.is_base64))
     try:
         predictor = model.get()
-    except ModelUnavailable:
-        return _unavailable()
+    except ModelUnavailable as unavailable:
+        return _unavailable(unavailable)
     predictions = [prediction.as_dict() for prediction in predictor.predict(rows)]
     payload = {"predictions": predictions} if is_batch else {"prediction": predictions[0]}
     return response(200, payload, {MODEL_VERSION_HEADER: predictor.version})
@@ -28,8 +28,8 @@ def predict(request: Request, model: ModelHolder) -> dict[str, Any]:
 def health(request: Request, model: ModelHolder) -> dict[str, Any]:
     try:
         predictor = model.get()
-    except ModelUnavailable:
-        return _unavailable()
+    except ModelUnavailable as unavailable:
+        return _unavailable(unavailable)
     metadata = predictor.metadata
     return response(
         200,
@@ -47,10 +47,13 @@ def health(request: Request, model: ModelHolder) -> dict[str, Any]:
     )
 
 
-def _unavailable() -> dict[str, Any]:
+def _unavailable(unavailable: ModelUnavailable) -> dict[str, Any]:
     # The reason (store unreachable, checksum mismatch, ...) is logged, not shown to clients.
     return error_response(
-        503, "model_unavailable", "the model is not available right now; retry shortly", {"Retry-After": "5"}
+        503,
+        "model_unavailable",
+        "the model is not available right now; retry shortly",
+        {"Retry-After": unavailable.retry_after_header},
     )
 
 
@@ -69,14 +72,19 @@ def allowed_methods(path: str) -> list[str]:
     return sorted(ROUTES.get(_normalise(path), {}))
 
 
+def _quoted(client_text: str, limit: int) -> str:
+    """Client text echoed in a message, cut short: an error must not grow with what was sent."""
+    return repr(client_text[:limit]) + ("..." if len(client_text) > limit else "")
+
+
 def find(method: str, path: str) -> Endpoint:
     methods = ROUTES.get(_normalise(path))
     if methods is None:
-        raise RequestError(404, "not_found", f"no route {path[:100]!r}; use POST /predict or GET /health")
+        raise RequestError(404, "not_found", f"no route {_quoted(path, 100)}; use POST /predict or GET /health")
     if method not in methods:
         raise RequestError(
             405,
             "method_not_allowed",
-            f"{method[:20] or 'no method'} is not allowed on {path!r}; use {', '.join(methods)}",
+            f"{method[:20] or 'no method'} is not allowed on {_quoted(path, 100)}; use {', '.join(methods)}",
         )
     return methods[method]
