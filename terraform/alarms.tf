@@ -59,3 +59,55 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   alarm_actions      = var.alarm_actions
   ok_actions         = var.alarm_actions
 }
+
+# The canary's alarms: the new version's own health while the alias sends it a share of the traffic.
+#
+# Through an alias, Lambda publishes each invocation's metrics with the dimensions FunctionName, Resource
+# (function:alias) and ExecutedVersion (the version that ran it). The version changes with every release, so
+# no alarm here can name it. Instead each query groups the alias's metrics by ExecutedVersion and keeps the
+# worst version (ORDER BY ... DESC LIMIT 1): a canary at 10% that errs is seen at its own rate, not diluted by
+# the 90% the previous, healthy version serves. Metrics Insights has no percentiles, so the duration alarm
+# watches the worst version's average; the alias-wide p99 stays with api-p99-latency above. Throttles are
+# refused before any version runs, so they stay alias-wide (function-throttles), which the canary watches too.
+locals {
+  canary_queries = {
+    canary-errors = {
+      description = "One version behind the live alias (during a canary: the new one) ended invocations in an error."
+      metric      = "Errors"
+      aggregate   = "SUM"
+      threshold   = var.alarm_errors_threshold
+    }
+    canary-duration = {
+      description = "One version behind the live alias runs for more than ${var.alarm_canary_duration_ms} ms on average."
+      metric      = "Duration"
+      aggregate   = "AVG"
+      threshold   = var.alarm_canary_duration_ms
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "canary" {
+  for_each = local.canary_queries
+
+  alarm_name          = "${local.name}-${each.key}"
+  alarm_description   = each.value.description
+  evaluation_periods  = var.alarm_evaluation_periods
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = each.value.threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
+  ok_actions          = var.alarm_actions
+
+  metric_query {
+    id          = "worst_version"
+    label       = "${each.value.metric} of the worst version behind ${local.alias_dimensions.Resource}"
+    period      = var.alarm_period_seconds
+    return_data = true
+    expression = join(" ", [
+      "SELECT ${each.value.aggregate}(${each.value.metric})",
+      "FROM SCHEMA(\"AWS/Lambda\", ExecutedVersion, FunctionName, Resource)",
+      "WHERE FunctionName = '${local.function_name}' AND Resource = '${local.alias_dimensions.Resource}'",
+      "GROUP BY ExecutedVersion ORDER BY ${each.value.aggregate}() DESC LIMIT 1",
+    ])
+  }
+}

@@ -199,6 +199,17 @@ variable "alarm_p99_latency_ms" {
   }
 }
 
+variable "alarm_canary_duration_ms" {
+  description = "Average duration in milliseconds of any one version behind the alias that raises the canary-duration alarm."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.alarm_canary_duration_ms > 0 && var.alarm_canary_duration_ms <= 900000
+    error_message = "alarm_canary_duration_ms must be between 0 and 900000 (Lambda's 15-minute limit)."
+  }
+}
+
 variable "alarm_period_seconds" {
   description = "Length of one alarm evaluation period, in seconds."
   type        = number

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -61,37 +60,34 @@ def command_invoke(args: argparse.Namespace) -> int:
 def command_gate(args: argparse.Namespace) -> int:
     from lambda_model.training.gate import run_gate
 
-    result, markdown = run_gate(args.candidate, args.baseline, args.data, args.min_accuracy, args.max_regression)
-    print(markdown)
+    report = run_gate(
+        args.candidate, args.baseline, args.data, args.min_accuracy, args.max_regression, args.max_disagreement
+    )
+    print(report.markdown)
     if args.summary_md:
         with open(args.summary_md, "a", encoding="utf-8") as summary:
-            summary.write(markdown)
-    return 0 if result.passed else 1
+            summary.write(report.markdown)
+    if args.pointer_tag_output and report.pointer_tag is not None:
+        with open(args.pointer_tag_output, "a", encoding="utf-8") as output:
+            output.write(f"pointer-tag={report.pointer_tag}\n")
+    return 0 if report.result.passed else 1
 
 
 def command_promote(args: argparse.Namespace) -> int:
     from lambda_model.registry.store import open_store
 
     store = open_store(args.store)
-    store.promote(args.version)
+    store.promote(args.version, if_pointer=args.if_pointer or None)
     print(f"Promoted {args.version}: {store.uri}/current now names it.")
     return 0
 
 
 def command_export(args: argparse.Namespace) -> int:
-    from lambda_model.registry.artifact import ARTIFACT_FILES, verify
+    from lambda_model.registry.artifact import export
     from lambda_model.registry.store import resolve_model
 
-    source = resolve_model(args.model)
-    destination = Path(args.to)
-    if destination.exists():
-        shutil.rmtree(destination)
-    destination.mkdir(parents=True)
-    for name in ARTIFACT_FILES:
-        if (source / name).is_file():
-            shutil.copy2(source / name, destination / name)
-    metadata = verify(destination)
-    print(f"Exported version {metadata['version']} to {destination}.")
+    metadata = export(resolve_model(args.model), Path(args.to))
+    print(f"Exported version {metadata['version']} to {args.to}.")
     return 0
 
 
@@ -141,21 +137,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     gate = add("gate", command_gate, "Compare a candidate model with production on the same hold-out.")
     gate.add_argument("--candidate", required=True, help="model URI of the candidate version")
-    gate.add_argument("--baseline", help="model URI of production (a store without a current model counts as none)")
+    gate.add_argument(
+        "--baseline",
+        help="production's store; only an existing store without `current` counts as none, anything unreadable fails",
+    )
     gate.add_argument("--data", help="the data the hold-out is drawn from (default: the bundled iris data)")
     gate.add_argument("--min-accuracy", type=float, required=True, help="lowest acceptable hold-out accuracy")
     gate.add_argument("--max-regression", type=float, default=0.0, help="largest allowed drop below production")
     gate.add_argument(
+        "--max-disagreement",
+        type=float,
+        default=0.05,
+        help="largest share of reference rows where candidate and production may predict differently (0.05)",
+    )
+    gate.add_argument(
         "--summary-md", metavar="FILE", help="append the gate's table as markdown (e.g. $GITHUB_STEP_SUMMARY)"
+    )
+    gate.add_argument(
+        "--pointer-tag-output",
+        metavar="FILE",
+        help="append `pointer-tag=TAG` (production's pointer as judged, for promote --if-pointer), e.g. $GITHUB_OUTPUT",
     )
 
     promote = add("promote", command_promote, "Make a stored version the current one.")
     promote.add_argument("--store", default=default_store_uri(), help="local folder or s3://bucket/prefix")
     promote.add_argument("--version", required=True)
+    promote.add_argument(
+        "--if-pointer",
+        metavar="TAG",
+        help="promote only if `current` is still as the gate saw it (gate --pointer-tag-output); else exit 2",
+    )
 
     export = add("export", command_export, "Copy a verified model into a folder, e.g. the image's build context.")
     export.add_argument("--model", default=default_model_uri(), help="model URI (default: %(default)s)")
-    export.add_argument("--to", required=True, help="destination folder, replaced if it exists (e.g. app/model)")
+    export.add_argument(
+        "--to", required=True, help="destination folder (e.g. app/model); an earlier export there is replaced"
+    )
 
     versions = add("versions", command_versions, "List a store's versions; * marks the current one.")
     versions.add_argument("--store", default=default_store_uri())

@@ -13,11 +13,13 @@ import http.client
 import http.server
 import json
 import re
+import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
+from lambda_release import rollout
 from tests.support.servers import free_port
 
 TRUST_POLICY = json.dumps(
@@ -176,7 +179,7 @@ def test_current_reports_the_alias_version_and_what_it_replaced(
 
 
 def test_deploy_verifies_against_the_new_alias_and_keeps_it(
-    aws: dict[str, str], tmp_path: Path, lambda_client: Any, function: Function
+    aws: dict[str, str], tmp_path: Path, lambda_client: Any, function: Function, lambda_endpoint: str
 ) -> None:
     # The verification proves it runs after the alias moved: it fails unless the alias already serves the
     # version the rollout announces in ROLLOUT_VERSION.
@@ -188,8 +191,8 @@ def test_deploy_verifies_against_the_new_alias_and_keeps_it(
     new_image = function.image("good")
 
     result = run_rollout(
-        aws, tmp_path, "deploy", "--function", function.name, "--image-uri", new_image,
-        "--", sys.executable, "-c", check_alias,
+        aws, tmp_path, "deploy", "--function", function.name, "--image-uri", new_image, "--all-at-once",
+        "--", sys.executable, "-c", check_alias, endpoint=lambda_endpoint,
     )  # fmt: skip
 
     assert result.exit_code == 0, result.stderr
@@ -202,11 +205,11 @@ def test_deploy_verifies_against_the_new_alias_and_keeps_it(
 
 
 def test_deploy_moves_the_alias_back_when_verification_fails(
-    aws: dict[str, str], tmp_path: Path, lambda_client: Any, function: Function
+    aws: dict[str, str], tmp_path: Path, lambda_client: Any, function: Function, lambda_endpoint: str
 ) -> None:
     result = run_rollout(
-        aws, tmp_path, "deploy", "--function", function.name, "--image-uri", function.image("bad"),
-        "--", sys.executable, "-c", "raise SystemExit(3)",
+        aws, tmp_path, "deploy", "--function", function.name, "--image-uri", function.image("bad"), "--all-at-once",
+        "--", sys.executable, "-c", "raise SystemExit(3)", endpoint=lambda_endpoint,
     )  # fmt: skip
 
     assert result.exit_code == 1
@@ -219,11 +222,11 @@ def test_deploy_moves_the_alias_back_when_verification_fails(
 
 
 def test_deploy_treats_a_verification_command_that_cannot_start_as_a_failure(
-    aws: dict[str, str], tmp_path: Path, lambda_client: Any, function: Function
+    aws: dict[str, str], tmp_path: Path, lambda_client: Any, function: Function, lambda_endpoint: str
 ) -> None:
     result = run_rollout(
-        aws, tmp_path, "deploy", "--function", function.name, "--image-uri", function.image("x"),
-        "--", str(tmp_path / "no-such-command"),
+        aws, tmp_path, "deploy", "--function", function.name, "--image-uri", function.image("x"), "--all-at-once",
+        "--", str(tmp_path / "no-such-command"), endpoint=lambda_endpoint,
     )  # fmt: skip
 
     assert result.exit_code == 1
@@ -277,6 +280,9 @@ def test_rollback_to_a_missing_version_leaves_the_alias_alone(
 # ------------------------------------------------------------------------------------ failures halfway
 
 
+INVOKE = ("POST", r"/functions/[^/]+/invocations$")
+
+
 @dataclass
 class Fault:
     """Break the `after`+1-th request matching (method, path): answer 500, or patch the JSON it returns."""
@@ -285,6 +291,7 @@ class Fault:
     path_pattern: str
     patch: dict[str, Any] | None = None
     after: int = 0
+    error: tuple[int, str] = (500, "ServiceException")
     seen: int = field(default=0, init=False)
 
     def matches(self, method: str, path: str) -> bool:
@@ -294,9 +301,28 @@ class Fault:
         return self.seen > self.after
 
 
+@dataclass
+class Recorded:
+    """The Lambda requests that passed the proxy: (method, path, JSON body or None)."""
+
+    requests: list[tuple[str, str, Any]] = field(default_factory=list)
+
+    def bodies(self, method: str, path_pattern: str) -> list[Any]:
+        return [body for m, path, body in self.requests if m == method and re.search(path_pattern, path)]
+
+
 @contextlib.contextmanager
-def faulty_endpoint(upstream: str, *faults: Fault) -> Iterator[str]:
-    """A proxy to moto that breaks the chosen calls; yields its endpoint URL."""
+def faulty_endpoint(
+    upstream: str,
+    *faults: Fault,
+    invoke: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    recorded: Recorded | None = None,
+) -> Iterator[str]:
+    """A proxy to moto that breaks the chosen calls; yields its endpoint URL.
+
+    moto cannot run an image function, so `invoke`, when given, answers Lambda Invoke in its place: it gets
+    the event and returns the handler's response (the real handler, run here, or a fake).
+    """
     upstream_address = urlsplit(upstream)
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -305,9 +331,16 @@ def faulty_endpoint(upstream: str, *faults: Fault) -> Iterator[str]:
 
         def forward(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            fault = next((f for f in faults if f.matches(self.command, urlsplit(self.path).path)), None)
+            path = urlsplit(self.path).path
+            if recorded is not None:
+                recorded.requests.append((self.command, path, json.loads(body) if body else None))
+            fault = next((f for f in faults if f.matches(self.command, path)), None)
+            if fault is None and invoke is not None and self.command == INVOKE[0] and re.search(INVOKE[1], path):
+                self.reply(200, {"Content-Type": "application/json"}, json.dumps(invoke(json.loads(body))).encode())
+                return
             if fault is not None and fault.patch is None:
-                self.reply(500, {"x-amzn-errortype": "ServiceException"}, b'{"Message": "injected fault"}')
+                status, error_type = fault.error
+                self.reply(status, {"x-amzn-errortype": error_type}, b'{"Message": "injected fault"}')
                 return
             connection = http.client.HTTPConnection(upstream_address.hostname, upstream_address.port, timeout=30)
             headers = {key: value for key, value in self.headers.items() if key.lower() != "host"}
@@ -350,7 +383,7 @@ def test_a_failed_image_update_leaves_the_alias_and_publishes_nothing(
     with faulty_endpoint(moto_endpoint, Fault(*GET_CONFIGURATION, patch=failed)) as endpoint:
         result = run_rollout(
             aws, tmp_path, "deploy", "--function", function.name, "--image-uri", function.image("missing"),
-            "--poll-interval", "0.05", "--", sys.executable, "-c", "pass",
+            "--all-at-once", "--poll-interval", "0.05", "--", sys.executable, "-c", "pass",
             endpoint=endpoint,
         )  # fmt: skip
 
@@ -378,13 +411,13 @@ def test_a_failed_publish_leaves_the_alias_on_the_previous_version(
 
 
 def test_a_failed_rollback_is_reported_with_its_own_exit_code(
-    aws: dict[str, str], moto_endpoint: str, tmp_path: Path, lambda_client: Any, function: Function
+    aws: dict[str, str], moto_endpoint: str, tmp_path: Path, lambda_client: Any, function: Function, serving: Any
 ) -> None:
     # The first UpdateAlias (the roll) passes; the second (the rollback) breaks.
-    with faulty_endpoint(moto_endpoint, Fault(*UPDATE_ALIAS, after=1)) as endpoint:
+    with faulty_endpoint(moto_endpoint, Fault(*UPDATE_ALIAS, after=1), invoke=serving.handler) as endpoint:
         result = run_rollout(
             aws, tmp_path, "deploy", "--function", function.name, "--image-uri", function.image("bad"),
-            "--poll-interval", "0.05", "--", sys.executable, "-c", "raise SystemExit(1)",
+            "--all-at-once", "--poll-interval", "0.05", "--", sys.executable, "-c", "raise SystemExit(1)",
             endpoint=endpoint,
         )  # fmt: skip
 
@@ -436,18 +469,9 @@ def test_a_missing_alias_is_a_clear_error(
     assert latest_image(lambda_client, function) == function.first_image, "nothing may change before the check"
 
 
-def test_deploy_without_a_verification_command_is_a_usage_error(aws: dict[str, str], function: Function) -> None:
+def test_a_canary_without_alarms_to_watch_is_a_usage_error(aws: dict[str, str], function: Function) -> None:
     completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lambda_release",
-            "deploy",
-            "--function",
-            function.name,
-            "--image-uri",
-            "x",
-        ],
+        [sys.executable, "-m", "lambda_release", "deploy", "--function", function.name, "--image-uri", "x"],
         env=aws,
         capture_output=True,
         text=True,
@@ -455,4 +479,316 @@ def test_deploy_without_a_verification_command_is_a_usage_error(aws: dict[str, s
     )
 
     assert completed.returncode == 2
-    assert "verification command" in completed.stderr
+    assert "--alarm" in completed.stderr
+
+
+@pytest.mark.parametrize("share", ["0", "1", "1.5"])
+def test_a_canary_share_must_be_strictly_between_0_and_1(aws: dict[str, str], function: Function, share: str) -> None:
+    completed = subprocess.run(
+        [
+            sys.executable, "-m", "lambda_release", "deploy", "--function", function.name, "--image-uri", "x",
+            "--alarm", "a", "--canary-share", share,
+        ],
+        env=aws,
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+
+    assert completed.returncode == 2
+    assert "--all-at-once" in completed.stderr
+
+
+# ------------------------------------------------------------------------------ pre-traffic check and canary
+
+
+@pytest.fixture
+def lambda_endpoint(moto_endpoint: str, serving: Any) -> Iterator[str]:
+    """moto, with Lambda Invoke answered by the real handler serving the test model."""
+    with faulty_endpoint(moto_endpoint, invoke=serving.handler) as endpoint:
+        yield endpoint
+
+
+@dataclass
+class Alarms:
+    """Three metric alarms named like Terraform's canary alarms, OK to start with."""
+
+    client: Any
+    prefix: str
+    names: list[str]
+
+    def fire(self, name: str) -> None:
+        self.client.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="test: the canary errs")
+
+
+@pytest.fixture
+def alarms(aws: dict[str, str]) -> Alarms:
+    cloudwatch = boto3.client("cloudwatch")
+    prefix = f"lambda-model-{uuid.uuid4().hex[:8]}-canary-"
+    names = [f"{prefix}{kind}" for kind in ("errors", "throttles", "duration")]
+    for name in names:
+        cloudwatch.put_metric_alarm(
+            AlarmName=name, Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum", Period=60,
+            EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
+        )  # fmt: skip
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="test: quiet")
+    return Alarms(cloudwatch, prefix, names)
+
+
+def canary_arguments(function: Function, alarms: Alarms, minutes: str, *extra: str) -> list[str]:
+    return [
+        "deploy", "--function", function.name, "--image-uri", function.image("canary"),
+        "--alarm-prefix", alarms.prefix, "--canary-share", "0.2", "--canary-minutes", minutes,
+        "--alarm-poll-interval", "0.05", "--poll-interval", "0.05", *extra,
+    ]  # fmt: skip
+
+
+def start_rollout(aws: dict[str, str], endpoint: str, arguments: list[str]) -> subprocess.Popen[str]:
+    environment = {
+        "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+        "AWS_MAX_ATTEMPTS": "1",
+        **aws,
+        "AWS_ENDPOINT_URL": endpoint,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "lambda_release", *arguments],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_canary(lambda_client: Any, function: Function, process: subprocess.Popen[str]) -> dict[str, Any]:
+    """Block until the alias routes a weighted share (the canary started); return the alias."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        alias = lambda_client.get_alias(FunctionName=function.name, Name=function.alias)
+        if (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights"):
+            return alias
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    raise AssertionError("the canary never started")
+
+
+def finish(process: subprocess.Popen[str]) -> tuple[int, dict[str, str], str]:
+    stdout, stderr = process.communicate(timeout=60)
+    return process.returncode, json.loads(stdout.strip().splitlines()[-1]), stderr
+
+
+def routing(lambda_client: Any, function: Function) -> tuple[str, dict[str, float]]:
+    alias = lambda_client.get_alias(FunctionName=function.name, Name=function.alias)
+    return alias["FunctionVersion"], (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+
+
+def test_a_healthy_canary_reaches_all_the_traffic(
+    aws: dict[str, str], tmp_path: Path, lambda_client: Any, function: Function, alarms: Alarms, lambda_endpoint: str
+) -> None:
+    process = start_rollout(aws, lambda_endpoint, canary_arguments(function, alarms, "0.02"))
+
+    canary = wait_for_canary(lambda_client, function, process)
+    exit_code, outcome, stderr = finish(process)
+
+    assert canary["FunctionVersion"] == "1"
+    assert canary["RoutingConfig"]["AdditionalVersionWeights"] == {"2": 0.2}
+    assert exit_code == 0, stderr
+    assert outcome["status"] == "live"
+    assert outcome["canary_share"] == "20%"
+    assert outcome["alarms_watched"] == ",".join(alarms.names)
+    assert routing(lambda_client, function) == ("2", {})
+
+
+def test_an_alarm_during_the_canary_rolls_back(
+    aws: dict[str, str], lambda_client: Any, function: Function, alarms: Alarms, lambda_endpoint: str
+) -> None:
+    process = start_rollout(aws, lambda_endpoint, canary_arguments(function, alarms, "5"))
+    wait_for_canary(lambda_client, function, process)
+
+    alarms.fire(alarms.names[1])
+    exit_code, outcome, stderr = finish(process)
+
+    assert exit_code == 1, stderr
+    assert outcome["status"] == "rolled-back"
+    assert alarms.names[1] in outcome["outcome"]
+    assert routing(lambda_client, function) == ("1", {})
+
+
+def test_sigterm_during_the_canary_rolls_back(
+    aws: dict[str, str], lambda_client: Any, function: Function, alarms: Alarms, lambda_endpoint: str
+) -> None:
+    process = start_rollout(aws, lambda_endpoint, canary_arguments(function, alarms, "5"))
+    wait_for_canary(lambda_client, function, process)
+
+    process.send_signal(signal.SIGTERM)
+    exit_code, outcome, stderr = finish(process)
+
+    assert exit_code == 5, stderr
+    assert outcome["status"] == "cancelled"
+    assert "SIGTERM" in outcome["outcome"]
+    assert routing(lambda_client, function) == ("1", {})
+
+
+def test_sigint_during_post_traffic_verification_rolls_back(
+    aws: dict[str, str], lambda_client: Any, function: Function, alarms: Alarms, lambda_endpoint: str
+) -> None:
+    arguments = canary_arguments(
+        function, alarms, "0", "--all-at-once", "--", sys.executable, "-c", "import time; time.sleep(60)"
+    )
+    process = start_rollout(aws, lambda_endpoint, arguments)
+    deadline = time.monotonic() + 30
+    while routing(lambda_client, function)[0] != "2":
+        assert time.monotonic() < deadline, "the alias never moved"
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+
+    process.send_signal(signal.SIGINT)
+    exit_code, outcome, stderr = finish(process)
+
+    assert exit_code == 5, stderr
+    assert outcome["status"] == "cancelled"
+    assert routing(lambda_client, function) == ("1", {})
+
+
+def test_a_failing_pre_traffic_check_never_changes_the_alias(
+    aws: dict[str, str], moto_endpoint: str, tmp_path: Path, lambda_client: Any, function: Function, alarms: Alarms
+) -> None:
+    def broken_model(event: dict[str, Any]) -> dict[str, Any]:
+        return {"statusCode": 503, "headers": {}, "body": json.dumps({"error": {"code": "model_unavailable"}})}
+
+    recorded = Recorded()
+    with faulty_endpoint(moto_endpoint, invoke=broken_model, recorded=recorded) as endpoint:
+        result = run_rollout(aws, tmp_path, *canary_arguments(function, alarms, "0.01"), endpoint=endpoint)
+
+    assert result.exit_code == 1, result.stderr
+    assert result.outcome["status"] == "rejected"
+    assert "GET /health answered 503" in result.outcome["outcome"]
+    assert recorded.bodies(*UPDATE_ALIAS) == [], "the alias must not be touched, not even rewritten"
+    assert routing(lambda_client, function) == ("1", {})
+    assert result.outputs["version"] == "2", "the cleanup step learns the version before the alias could move"
+
+
+def test_the_pre_traffic_check_invokes_the_new_version_not_the_alias(
+    aws: dict[str, str], moto_endpoint: str, tmp_path: Path, function: Function, alarms: Alarms, serving: Any
+) -> None:
+    recorded = Recorded()
+    with faulty_endpoint(moto_endpoint, invoke=serving.handler, recorded=recorded) as endpoint:
+        result = run_rollout(aws, tmp_path, *canary_arguments(function, alarms, "0.01"), endpoint=endpoint)
+
+    assert result.exit_code == 0, result.stderr
+    invoked = [path for method, path, _ in recorded.requests if method == "POST" and path.endswith("/invocations")]
+    assert invoked
+    assert all(path.endswith(f"/functions/{function.name}/invocations") for path in invoked)
+    assert len(invoked) == 4  # health, one record, a batch, a missing feature
+
+
+def test_update_alias_sends_the_revision_id_it_read(
+    aws: dict[str, str], moto_endpoint: str, tmp_path: Path, lambda_client: Any, function: Function,
+    alarms: Alarms, serving: Any,
+) -> None:  # fmt: skip
+    revision = lambda_client.get_alias(FunctionName=function.name, Name=function.alias)["RevisionId"]
+    recorded = Recorded()
+    with faulty_endpoint(moto_endpoint, invoke=serving.handler, recorded=recorded) as endpoint:
+        result = run_rollout(aws, tmp_path, *canary_arguments(function, alarms, "0.01"), endpoint=endpoint)
+
+    assert result.exit_code == 0, result.stderr
+    updates = recorded.bodies(*UPDATE_ALIAS)
+    assert len(updates) == 2  # the canary, then all of the traffic
+    assert updates[0]["RevisionId"] == revision
+    assert all(update.get("RevisionId") for update in updates)
+
+
+def test_an_alias_changed_by_someone_else_stops_the_release_and_is_not_overwritten(
+    aws: dict[str, str], moto_endpoint: str, tmp_path: Path, lambda_client: Any, function: Function,
+    alarms: Alarms, serving: Any,
+) -> None:  # fmt: skip
+    # moto ignores RevisionId; real Lambda answers a stale one with 412 PreconditionFailedException.
+    stale = Fault(*UPDATE_ALIAS, error=(412, "PreconditionFailedException"))
+    recorded = Recorded()
+    with faulty_endpoint(moto_endpoint, stale, invoke=serving.handler, recorded=recorded) as endpoint:
+        result = run_rollout(aws, tmp_path, *canary_arguments(function, alarms, "0.01"), endpoint=endpoint)
+
+    assert result.exit_code == 3, result.stderr
+    assert "changed by someone else" in result.outcome["error"]
+    assert len(recorded.bodies(*UPDATE_ALIAS)) == 1, "no second write over the other change"
+    assert routing(lambda_client, function) == ("1", {})
+
+
+def test_a_release_does_not_start_while_an_alarm_fires(
+    aws: dict[str, str], tmp_path: Path, lambda_client: Any, function: Function, alarms: Alarms, lambda_endpoint: str
+) -> None:
+    alarms.fire(alarms.names[0])
+
+    result = run_rollout(aws, tmp_path, *canary_arguments(function, alarms, "0.01"), endpoint=lambda_endpoint)
+
+    assert result.exit_code == 3
+    assert "already firing" in result.outcome["error"]
+    assert published_versions(lambda_client, function) == ["1"]
+
+
+def test_a_missing_alarm_name_is_an_error_before_anything_changes(
+    aws: dict[str, str], tmp_path: Path, lambda_client: Any, function: Function, lambda_endpoint: str
+) -> None:
+    result = run_rollout(
+        aws, tmp_path, "deploy", "--function", function.name, "--image-uri", function.image("z"),
+        "--alarm", "no-such-alarm", endpoint=lambda_endpoint,
+    )  # fmt: skip
+
+    assert result.exit_code == 3
+    assert "no-such-alarm" in result.outcome["error"]
+    assert latest_image(lambda_client, function) == function.first_image
+
+
+def test_the_cleanup_rollback_ends_a_canary_left_behind(
+    aws: dict[str, str], tmp_path: Path, lambda_client: Any, function: Function
+) -> None:
+    # What a SIGKILLed release leaves: version 2 published and weighted in, version 1 primary.
+    lambda_client.update_function_code(FunctionName=function.name, ImageUri=function.image("killed"))
+    lambda_client.publish_version(FunctionName=function.name)
+    lambda_client.update_alias(
+        FunctionName=function.name, Name=function.alias, RoutingConfig={"AdditionalVersionWeights": {"2": 0.1}}
+    )
+
+    result = run_rollout(aws, tmp_path, "rollback", "--function", function.name, "--from-version", "2")
+    again = run_rollout(aws, tmp_path, "rollback", "--function", function.name, "--from-version", "2")
+
+    assert result.exit_code == 0, result.stderr
+    assert routing(lambda_client, function) == ("1", {})
+    assert (again.exit_code, again.outcome["rolled_back_from"]) == (0, ""), "nothing left to undo"
+
+
+# -------------------------------------------------------------- the pre-traffic check in-process, no AWS
+
+
+def test_the_pre_traffic_check_passes_the_real_handler(serving: Any) -> None:
+    assert rollout.pre_traffic_check(serving.handler) == serving.model.get().version
+
+
+@pytest.mark.parametrize(
+    ("breakage", "message"),
+    [
+        (lambda event, answer: {**answer, "statusCode": 502}, "GET /health answered 502"),
+        (
+            lambda event, answer: (
+                {**answer, "body": json.dumps({"prediction": {"label": "rose", "probability": 0.9}})}
+                if event["path"] == "/predict" and event["httpMethod"] == "POST"
+                else answer
+            ),
+            "not one of the model's classes",
+        ),
+        (
+            lambda event, answer: (
+                {**answer, "statusCode": 200} if "petal_width" not in (event.get("body") or "petal_width") else answer
+            ),
+            "answered 200, expected 400",
+        ),
+    ],
+    ids=["health-fails", "unknown-label", "accepts-a-missing-feature"],
+)
+def test_the_pre_traffic_check_rejects_a_version_that_breaks_the_contract(
+    serving: Any, breakage: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]], message: str
+) -> None:
+    def broken(event: dict[str, Any]) -> dict[str, Any]:
+        return breakage(event, serving.handler(event))
+
+    with pytest.raises(rollout.PreTrafficFailure, match=message):
+        rollout.pre_traffic_check(broken)

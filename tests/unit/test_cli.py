@@ -1,10 +1,12 @@
 import json
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 from lambda_model.cli import build_parser, main
+from lambda_model.registry.store import LocalStore
 from tests.support.servers import REPO_ROOT
 
 SETOSA = '{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}'
@@ -61,27 +63,81 @@ def gate(candidate, *options) -> int:
     return main(["gate", "--candidate", str(candidate), *map(str, options)])
 
 
-def test_gate_passes_a_good_first_model_and_fails_a_too_high_bar(model_store, tmp_path, capsys):
+def test_gate_passes_a_good_first_model_and_fails_a_too_high_bar(model_store, store_copy, tmp_path, capsys):
     summary = tmp_path / "summary.md"
     empty_store = tmp_path / "empty"
     empty_store.mkdir()
     assert gate(model_store, "--baseline", empty_store, "--min-accuracy", 0.9, "--summary-md", summary) == 0
     assert "Model gate: passed" in summary.read_text()
-    assert gate(model_store, "--baseline", model_store, "--min-accuracy", 1.01) == 1
+    assert gate(model_store, "--baseline", store_copy, "--min-accuracy", 1.01) == 1
     assert "below the minimum" in capsys.readouterr().out
 
 
-def test_gate_fails_a_candidate_that_regresses(model_store, tmp_path, capsys):
+def test_gate_fails_a_candidate_that_regresses(store_copy, tmp_path, capsys):
     weak = tmp_path / "weak"
     assert main(["train", "--store", str(weak), "--param", "n_estimators=1", "--param", "max_depth=1"]) == 0
-    assert gate(weak, "--baseline", model_store, "--min-accuracy", 0.5) == 1
+    assert gate(weak, "--baseline", store_copy, "--min-accuracy", 0.5) == 1
     assert "regresses from production" in capsys.readouterr().out
 
 
-def test_export_copies_a_verified_model(model_store, tmp_path):
+def test_export_copies_a_verified_model_and_replaces_an_earlier_export(model_store, tmp_path):
     destination = tmp_path / "build" / "model"
     assert main(["export", "--model", str(model_store), "--to", str(destination)]) == 0
     assert sorted(p.name for p in destination.iterdir()) == ["metadata.json", "model.joblib", "model.onnx"]
+    (destination / "model.onnx").write_bytes(b"an export from an older version")
+    assert main(["export", "--model", str(model_store), "--to", str(destination)]) == 0
+    assert main(["predict", SETOSA, "--model", str(destination)]) == 0
+    assert sorted(p.name for p in destination.parent.iterdir()) == ["model"], "no scratch folder is left behind"
+
+
+@pytest.fixture
+def store_copy(model_store, tmp_path):
+    copy = tmp_path / "store"
+    shutil.copytree(model_store, copy)
+    return copy
+
+
+def store_files(root):
+    return sorted((path.relative_to(root), path.read_bytes()) for path in root.rglob("*") if path.is_file())
+
+
+@pytest.mark.parametrize(
+    "destination_of",
+    [
+        pytest.param(lambda model: model, id="the model folder itself"),
+        pytest.param(lambda model: model.parent, id="the store's versions folder"),
+        pytest.param(lambda model: model.parents[1], id="the whole store"),
+    ],
+)
+def test_export_refuses_a_destination_holding_the_model(store_copy, capsys, destination_of):
+    model = LocalStore(store_copy).fetch_current()
+    before = store_files(store_copy)
+    assert main(["export", "--model", str(model), "--to", str(destination_of(model))]) == 2
+    assert "holds the model itself" in capsys.readouterr().err
+    assert store_files(store_copy) == before
+
+
+def test_export_refuses_a_file_or_a_folder_that_holds_no_model(model_store, tmp_path, capsys):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep me")
+    assert main(["export", "--model", str(model_store), "--to", str(a_file)]) == 2
+    assert "is a file" in capsys.readouterr().err
+    a_folder = tmp_path / "project"
+    (a_folder / "src").mkdir(parents=True)
+    assert main(["export", "--model", str(model_store), "--to", str(a_folder)]) == 2
+    assert "holds no model to replace" in capsys.readouterr().err
+    assert a_file.read_text() == "keep me"
+    assert (a_folder / "src").is_dir()
+
+
+def test_versions_and_promote_ignore_a_leftover_staging_folder(store_copy, capsys):
+    current = LocalStore(store_copy).current_version()
+    shutil.copytree(store_copy / "versions" / current, store_copy / "versions" / ".staging-0123abcd")
+    assert main(["versions", "--store", str(store_copy)]) == 0
+    assert capsys.readouterr().out.split() == ["*", current]
+    assert main(["promote", "--store", str(store_copy), "--version", ".staging-0123abcd"]) == 2
+    assert "no such version" in capsys.readouterr().err
+    assert LocalStore(store_copy).current_version() == current
 
 
 def test_invoke_runs_the_handler_on_an_event_file(model_dir, capsys, monkeypatch):
@@ -104,7 +160,92 @@ def test_gate_reproduces_the_metrics_recorded_at_training(model_store, model_dir
     assert f"| accuracy | {recorded['accuracy']:.4f} | n/a |" in capsys.readouterr().out
 
 
-def test_retraining_the_same_recipe_on_the_same_data_passes_the_gate(model_store, tmp_path):
+def test_retraining_the_same_recipe_on_the_same_data_passes_the_gate(store_copy, tmp_path, capsys):
     again = tmp_path / "again"
     assert main(["train", "--store", str(again)]) == 0
-    assert gate(again, "--baseline", model_store, "--min-accuracy", 0.9) == 0
+    assert gate(again, "--baseline", store_copy, "--min-accuracy", 0.9) == 0
+    report = capsys.readouterr().out
+    assert "| disagreement | 0.00% (at most 5.00%) | |" in report
+    assert "reference set `iris-holdout-" in report
+
+
+# ------------------------------------------------------------------------- a gate that measures production
+
+
+def swapped_labels_csv(tmp_path):
+    """The bundled iris data with versicolor and virginica swapped: bad data a recipe-only gate cannot see."""
+    import numpy as np
+
+    from lambda_model.training.data import load_dataset
+    from lambda_model.training.reference import reference_csv
+
+    iris = load_dataset(None)
+    swap = np.array([0, 2, 1])[iris.labels]
+    path = tmp_path / "swapped.csv"
+    path.write_bytes(reference_csv(type(iris)(iris.features, swap, "swapped", "")))
+    return path
+
+
+def test_a_candidate_trained_on_swapped_labels_fails_on_the_reference_set(store_copy, tmp_path, capsys):
+    data = swapped_labels_csv(tmp_path)
+    candidate = tmp_path / "candidate"
+    assert main(["train", "--store", str(candidate), "--data", str(data)]) == 0
+    capsys.readouterr()
+
+    assert gate(candidate, "--baseline", store_copy, "--data", data, "--min-accuracy", 0.9) == 1
+
+    report = capsys.readouterr().out
+    assert "reference set: accuracy" in report
+    assert "disagrees with production" in report
+
+
+@pytest.mark.parametrize("baseline", ["typo", "store/versions/no-such-version"])
+def test_a_baseline_that_cannot_be_loaded_fails_the_gate(model_store, store_copy, tmp_path, baseline, capsys):
+    path = tmp_path / baseline if baseline == "typo" else store_copy / "versions" / "no-such-version"
+    assert gate(model_store, "--baseline", path, "--min-accuracy", 0.5) == 2
+
+
+def test_a_pointer_to_a_missing_version_fails_the_gate(model_store, store_copy, capsys):
+    (store_copy / "current").write_text(json.dumps({"version": "20990101T000000000000Z-deadbeef"}))
+    assert gate(model_store, "--baseline", store_copy, "--min-accuracy", 0.5) == 2
+
+
+def test_a_tampered_reference_set_fails_the_gate(model_store, store_copy, capsys):
+    assert gate(model_store, "--baseline", store_copy, "--min-accuracy", 0.5) == 0
+    (reference,) = (store_copy / "reference").iterdir()
+    reference.write_text(reference.read_text().replace("virginica", "setosa"))
+
+    assert gate(model_store, "--baseline", store_copy, "--min-accuracy", 0.5) == 2
+    assert "changed after it was written" in capsys.readouterr().err
+
+
+def test_promotion_is_refused_when_the_pointer_moved_since_the_gate(store_copy, tmp_path, capsys):
+    again = tmp_path / "again"
+    assert main(["train", "--store", str(again), "--no-promote"]) == 0
+    (candidate,) = LocalStore(again).versions()
+    shutil.copytree(again / "versions" / candidate, store_copy / "versions" / candidate)
+    outputs = tmp_path / "gate-outputs"
+    assert gate(again / "versions" / candidate, "--baseline", store_copy, "--min-accuracy", 0.9,
+                "--pointer-tag-output", outputs) == 0  # fmt: skip
+    tag = outputs.read_text().strip().removeprefix("pointer-tag=")
+    production = LocalStore(store_copy).current_version()
+    assert main(["promote", "--store", str(store_copy), "--version", production]) == 0  # a rollback meanwhile
+
+    assert main(["promote", "--store", str(store_copy), "--version", candidate, "--if-pointer", tag]) == 2
+
+    assert "moved since the gate read it" in capsys.readouterr().err
+    assert LocalStore(store_copy).current_version() == production
+
+
+def test_promotion_with_the_gate_s_pointer_tag_succeeds_when_nothing_moved(store_copy, tmp_path, capsys):
+    again = tmp_path / "again"
+    assert main(["train", "--store", str(again), "--no-promote"]) == 0
+    (candidate,) = LocalStore(again).versions()
+    shutil.copytree(again / "versions" / candidate, store_copy / "versions" / candidate)
+    outputs = tmp_path / "gate-outputs"
+    assert gate(store_copy / "versions" / candidate, "--baseline", store_copy, "--min-accuracy", 0.9,
+                "--pointer-tag-output", outputs) == 0  # fmt: skip
+    tag = outputs.read_text().strip().removeprefix("pointer-tag=")
+
+    assert main(["promote", "--store", str(store_copy), "--version", candidate, "--if-pointer", tag]) == 0
+    assert LocalStore(store_copy).current_version() == candidate

@@ -7,11 +7,19 @@ GITHUB_OUTPUT is set, appends the same facts as step outputs.
     python -m lambda_release current  --function NAME [--alias live]
     python -m lambda_release wait     --function NAME [--qualifier VERSION]
     python -m lambda_release roll     --function NAME [--alias live] --image-uri URI
-    python -m lambda_release rollback --function NAME [--alias live] [--to-version N]
-    python -m lambda_release deploy   --function NAME [--alias live] --image-uri URI -- COMMAND...
+    python -m lambda_release rollback --function NAME [--alias live] [--to-version N] [--from-version N]
+    python -m lambda_release deploy   --function NAME [--alias live] --image-uri URI
+                                      (--alarm NAME... | --alarm-prefix PREFIX | --all-at-once)
+                                      [--canary-share 0.1] [--canary-minutes 10] [-- COMMAND...]
 
-Exit codes: 0 done; 1 verification failed and the alias was moved back; 2 usage error; 3 an AWS step failed
-(the alias was not moved); 4 the rollback itself failed (the alias may point at the new version: act by hand).
+`deploy` is the release: publish a version, check it by invoking that version directly with API Gateway
+proxy events (no user request can reach it yet), give it a share of the alias's traffic with weighted
+routing while watching CloudWatch alarms, then all of it; then run COMMAND (if any) against the endpoint.
+An alarm, a failed COMMAND, SIGINT or SIGTERM moves the alias back to the previous version.
+
+Exit codes: 0 done; 1 verification failed (before traffic: the alias never moved; later: it was moved back);
+2 usage error; 3 an AWS step failed (the alias was not moved, or was moved back); 4 the rollback itself failed
+(the alias may still send traffic to the new version: act by hand); 5 cancelled by a signal (alias moved back).
 
 Only boto3 and the standard library: the module runs wherever the AWS CLI would, and boto3 honours
 AWS_ENDPOINT_URL, AWS_REGION and the credentials that aws-actions/configure-aws-credentials exports.
@@ -22,10 +30,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -37,9 +47,16 @@ EXIT_VERIFICATION_FAILED = 1
 EXIT_USAGE = 2
 EXIT_AWS_FAILED = 3
 EXIT_ROLLBACK_FAILED = 4
+EXIT_CANCELLED = 5
 
 DEFAULT_ALIAS = "live"
 LATEST = "$LATEST"
+DEFAULT_CANARY_SHARE = 0.10
+DEFAULT_CANARY_MINUTES = 10.0
+
+# A function that invokes one Lambda version with an event and returns the handler's response: real Lambda in
+# production, the handler itself (or a fake) in tests, since moto cannot run image functions.
+Invoker = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class RolloutError(Exception):
@@ -52,6 +69,10 @@ class RollbackError(RolloutError):
     """Moving the alias back failed: production may serve the version that failed verification."""
 
     exit_code = EXIT_ROLLBACK_FAILED
+
+
+class Cancelled(Exception):
+    """SIGINT (GitHub's cancel, Ctrl-C) or SIGTERM arrived: the release must undo what it did and stop."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +92,34 @@ class Timing:
 
 
 @dataclass(frozen=True)
+class Canary:
+    """How the new version earns its traffic: `share` of the alias's requests for `seconds`, under `alarms`.
+
+    `all_at_once` skips the weighted phase (the alias moves to 100% right after the pre-traffic check):
+    for a fix during an incident, when the alarms already fire and could not tell old failures from new ones.
+    """
+
+    share: float = DEFAULT_CANARY_SHARE
+    seconds: float = DEFAULT_CANARY_MINUTES * 60
+    alarm_names: tuple[str, ...] = ()
+    alarm_prefix: str = ""
+    poll_interval: float = 15.0
+    all_at_once: bool = False
+
+
+@dataclass(frozen=True)
+class AliasState:
+    """What the alias serves: its primary version, the weighted extra versions, and the revision to update."""
+
+    version: str
+    weights: dict[str, float]
+    revision_id: str
+
+    def serves(self, version: str) -> bool:
+        return self.version == version or self.weights.get(version, 0.0) > 0
+
+
+@dataclass(frozen=True)
 class RollResult:
     function: str
     alias: str
@@ -87,15 +136,47 @@ def lambda_client() -> Any:
     return boto3.client("lambda")
 
 
-def alias_version(client: Any, target: Target) -> str:
-    """The version the alias points to now."""
+def cloudwatch_client() -> Any:
+    return boto3.client("cloudwatch")
+
+
+def alias_state(client: Any, target: Target) -> AliasState:
+    """What the alias serves now, with the revision id that makes the next update conditional on it."""
     try:
-        return client.get_alias(FunctionName=target.function, Name=target.alias)["FunctionVersion"]
+        alias = client.get_alias(FunctionName=target.function, Name=target.alias)
     except client.exceptions.ResourceNotFoundException as error:
         raise RolloutError(
             f"alias {target.alias!r} of function {target.function!r} not found: "
             "terraform apply creates both before the first roll"
         ) from error
+    weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+    return AliasState(alias["FunctionVersion"], dict(weights), alias.get("RevisionId", ""))
+
+
+def alias_version(client: Any, target: Target) -> str:
+    """The alias's primary version (during a canary, the one serving the larger share)."""
+    return alias_state(client, target).version
+
+
+def move_alias(
+    client: Any, target: Target, seen: AliasState, version: str, canary: tuple[str, float] | None = None
+) -> AliasState:
+    """Point the alias at `version` (plus `canary` = (version, share) if given) only if it is still as `seen`.
+
+    The RevisionId makes Lambda refuse the update (PreconditionFailedException) when anyone else moved the
+    alias since it was read: a manual rollback during a release is never silently overwritten.
+    """
+    weights = {canary[0]: round(canary[1], 5)} if canary else {}
+    arguments: dict[str, Any] = {
+        "FunctionName": target.function,
+        "Name": target.alias,
+        "FunctionVersion": version,
+        "RoutingConfig": {"AdditionalVersionWeights": weights},
+    }
+    if seen.revision_id:
+        arguments["RevisionId"] = seen.revision_id
+    updated = client.update_alias(**arguments)
+    return AliasState(version, weights, updated.get("RevisionId", ""))
 
 
 def version_details(client: Any, function: str, version: str) -> dict[str, str]:
@@ -153,9 +234,15 @@ def wait_until_ready(client: Any, function: str, qualifier: str, timing: Timing)
         time.sleep(timing.poll_interval)
 
 
-def roll(client: Any, target: Target, image_uri: str, timing: Timing) -> RollResult:
-    """update-function-code, wait, publish-version, wait, move the alias: the alias moves last, or never."""
-    previous = alias_version(client, target)
+def publish(client: Any, target: Target, image_uri: str, timing: Timing) -> tuple[RollResult, AliasState]:
+    """update-function-code, wait, publish-version, wait; the alias is read first and left alone."""
+    seen = alias_state(client, target)
+    if seen.weights:
+        raise RolloutError(
+            f"alias {target.alias} already routes {seen.weights} besides version {seen.version}: an earlier "
+            "release did not finish; run `python -m lambda_release rollback` first"
+        )
+    previous = seen.version
     log(f"alias {target.alias} is on version {previous}; updating {target.function} to {image_uri}")
     updated = client.update_function_code(FunctionName=target.function, ImageUri=image_uri)
     wait_until_ready(client, target.function, LATEST, timing)
@@ -167,28 +254,197 @@ def roll(client: Any, target: Target, image_uri: str, timing: Timing) -> RollRes
     )
     version = published["Version"]
     wait_until_ready(client, target.function, version, timing)
-    client.update_alias(FunctionName=target.function, Name=target.alias, FunctionVersion=version)
-    log(f"alias {target.alias} moved from version {previous} to {version}")
-    return RollResult(target.function, target.alias, version, previous, image_uri)
+    return RollResult(target.function, target.alias, version, previous, image_uri), seen
 
 
-def rollback(client: Any, target: Target, to_version: str | None) -> dict[str, str]:
-    """Point the alias at `to_version`, or at the version the current one replaced."""
-    current = alias_version(client, target)
-    destination = to_version or version_details(client, target.function, current)["replaces"]
+def roll(client: Any, target: Target, image_uri: str, timing: Timing) -> RollResult:
+    """Publish, then move the alias at once: the alias moves last, or never. No check, no canary."""
+    result, seen = publish(client, target, image_uri, timing)
+    move_alias(client, target, seen, result.version)
+    log(f"alias {target.alias} moved from version {result.previous_version} to {result.version}")
+    return result
+
+
+def rollback(client: Any, target: Target, to_version: str | None, from_version: str | None = None) -> dict[str, str]:
+    """Point the alias (all of its traffic) at `to_version`, or at the version the current one replaced.
+
+    With `from_version`, only if the alias still sends that version traffic: the release's cleanup step uses
+    it, so a release that already moved the alias back, or never moved it, is left as it is.
+    """
+    seen = alias_state(client, target)
+    current = seen.version
+    if from_version and not seen.serves(from_version):
+        log(f"alias {target.alias} does not serve version {from_version}: nothing to roll back")
+        return {"function": target.function, "alias": target.alias, "version": current, "rolled_back_from": ""}
+    if seen.weights and not to_version:
+        # Mid-canary the primary is the version the canary was measured against: it is the way back.
+        destination = current
+    else:
+        destination = to_version or version_details(client, target.function, current)["replaces"]
     if not destination:
         raise RolloutError(f"version {current} records no earlier version: pass --to-version")
     if destination == LATEST:
         raise RolloutError("refusing to roll back to $LATEST: it holds the newest image, not an earlier one")
     version_details(client, target.function, destination)  # fails clearly if the version does not exist
-    client.update_alias(FunctionName=target.function, Name=target.alias, FunctionVersion=destination)
-    log(f"alias {target.alias} moved back from version {current} to {destination}")
+    move_alias(client, target, seen, destination)
+    moved_from = ",".join([current, *seen.weights]) if seen.weights else current
+    log(f"alias {target.alias} moved back from version {moved_from} to {destination}")
     return {
         "function": target.function,
         "alias": target.alias,
         "version": destination,
-        "rolled_back_from": current,
+        "rolled_back_from": moved_from,
     }
+
+
+class PreTrafficFailure(Exception):
+    """The new version answered a pre-traffic check wrongly (or not at all)."""
+
+
+def version_invoker(client: Any, function: str, version: str) -> Invoker:
+    """Invoke exactly `version` (not the alias): the check reaches the new code while users reach the old."""
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        response = client.invoke(
+            FunctionName=function, Qualifier=version, InvocationType="RequestResponse", Payload=json.dumps(event)
+        )
+        payload = response["Payload"].read()
+        if response.get("FunctionError"):
+            raise PreTrafficFailure(f"version {version} raised: {payload[:500]!r}")
+        try:
+            return json.loads(payload)
+        except ValueError as error:
+            raise PreTrafficFailure(f"version {version} answered no JSON: {payload[:200]!r}") from error
+
+    return invoke
+
+
+def proxy_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
+    """An API Gateway REST (payload 1.0) proxy event, the shape the stage sends to the alias."""
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": {"content-type": "application/json", "user-agent": "lambda-release-pre-traffic"},
+        "queryStringParameters": None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "requestContext": {"stage": "pre-traffic", "httpMethod": method, "path": path, "resourcePath": "/{proxy+}"},
+        "body": None if body is None else json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+SEED_RECORD = {"sepal_length": 5.9, "sepal_width": 3, "petal_length": 5.1, "petal_width": 1.8}
+
+
+def _answer(invoke: Invoker, event: dict[str, Any], status: int) -> dict[str, Any]:
+    """Send one event; the proxy response must have `status` and a JSON body, which is returned."""
+    where = f"{event['httpMethod']} {event['path']}"
+    response = invoke(event)
+    if not isinstance(response, dict) or response.get("statusCode") != status:
+        code = response.get("statusCode") if isinstance(response, dict) else None
+        raise PreTrafficFailure(f"{where} answered {code}, expected {status}: {str(response)[:300]}")
+    try:
+        body = json.loads(response.get("body") or "")
+    except ValueError as error:
+        raise PreTrafficFailure(f"{where} answered a body that is not JSON") from error
+    if not isinstance(body, dict):
+        raise PreTrafficFailure(f"{where} answered {type(body).__name__}, not a JSON object")
+    return body
+
+
+def _check_prediction(prediction: Any, classes: Sequence[str], where: str) -> None:
+    if not isinstance(prediction, dict) or prediction.get("label") not in classes:
+        raise PreTrafficFailure(f"{where}: prediction {prediction!r} is not one of the model's classes {classes}")
+    probability = prediction.get("probability")
+    if not isinstance(probability, int | float) or not 0 <= probability <= 1:
+        raise PreTrafficFailure(f"{where}: probability {probability!r} is not within [0, 1]")
+
+
+def pre_traffic_check(invoke: Invoker) -> str:
+    """The contract, through the events API Gateway sends: health, one record, a batch, a client error.
+
+    Returns the model version the new code serves. Any wrong answer raises PreTrafficFailure.
+    """
+    health = _answer(invoke, proxy_event("GET", "/health"), 200)
+    model = health.get("model") if isinstance(health.get("model"), dict) else {}
+    classes = model.get("classes") or []
+    if health.get("status") != "ok" or not model.get("version") or not classes:
+        raise PreTrafficFailure(f"GET /health: not a healthy model: {health!r}"[:300])
+    single = _answer(invoke, proxy_event("POST", "/predict", SEED_RECORD), 200)
+    _check_prediction(single.get("prediction"), classes, "POST /predict")
+    batch = _answer(invoke, proxy_event("POST", "/predict", [SEED_RECORD, {**SEED_RECORD, "petal_length": None}]), 200)
+    predictions = batch.get("predictions")
+    if not isinstance(predictions, list) or len(predictions) != 2:
+        raise PreTrafficFailure(f"POST /predict (batch of 2): {predictions!r} is not two predictions"[:300])
+    for prediction in predictions:
+        _check_prediction(prediction, classes, "POST /predict (batch)")
+    missing = {key: value for key, value in SEED_RECORD.items() if key != "petal_width"}
+    error = _answer(invoke, proxy_event("POST", "/predict", missing), 400).get("error")
+    if not isinstance(error, dict) or error.get("code") != "missing_feature":
+        raise PreTrafficFailure(f"POST /predict without petal_width: {error!r} is not a missing_feature error")
+    return str(model["version"])
+
+
+def resolve_alarms(cloudwatch: Any, canary: Canary) -> list[str]:
+    """The alarms the canary watches, read once before traffic moves: a name that does not exist is an error."""
+    kinds = ["MetricAlarm", "CompositeAlarm"]
+    found: list[str] = []
+    if canary.alarm_prefix:
+        paginator = cloudwatch.get_paginator("describe_alarms")
+        for page in paginator.paginate(AlarmNamePrefix=canary.alarm_prefix, AlarmTypes=kinds):
+            found += [alarm["AlarmName"] for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]]
+        if not found:
+            raise RolloutError(f"no CloudWatch alarm is named {canary.alarm_prefix}*: a canary must watch something")
+    names = [name for name in canary.alarm_names if name not in found]
+    if names:
+        states = alarm_states(cloudwatch, names)
+        missing = sorted(set(names) - set(states))
+        if missing:
+            raise RolloutError(f"CloudWatch alarms not found: {', '.join(missing)} (terraform output alarm_names)")
+    return [*found, *names]
+
+
+def alarm_states(cloudwatch: Any, names: Sequence[str]) -> dict[str, str]:
+    """Alarm name → StateValue (OK, ALARM, INSUFFICIENT_DATA); DescribeAlarms takes at most 100 names a call."""
+    states: dict[str, str] = {}
+    for start in range(0, len(names), 100):
+        response = cloudwatch.describe_alarms(
+            AlarmNames=list(names[start : start + 100]), AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+        )
+        for alarm in [*response.get("MetricAlarms", []), *response.get("CompositeAlarms", [])]:
+            states[alarm["AlarmName"]] = alarm["StateValue"]
+    return states
+
+
+def firing(cloudwatch: Any, names: Sequence[str]) -> list[str]:
+    return sorted(name for name, state in alarm_states(cloudwatch, names).items() if state == "ALARM")
+
+
+@contextmanager
+def cancellable() -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into `Cancelled` so the code holding the alias can put it back."""
+
+    def cancel(signum: int, _frame: Any) -> None:
+        raise Cancelled(signal.Signals(signum).name)
+
+    previous = {number: signal.signal(number, cancel) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+@contextmanager
+def uninterruptible() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM while the alias is moved back: a second signal must not stop the rollback."""
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def run_verification(command: Sequence[str], result: RollResult) -> int:
@@ -208,28 +464,138 @@ def run_verification(command: Sequence[str], result: RollResult) -> int:
         return 127
 
 
+def watch_canary(cloudwatch: Any, result: RollResult, canary: Canary, alarms: Sequence[str]) -> list[str]:
+    """Wait out the canary; return the alarms that fired (empty: the new version earned all the traffic)."""
+    deadline = time.monotonic() + canary.seconds
+    while True:
+        fired = firing(cloudwatch, alarms)
+        if fired or time.monotonic() >= deadline:
+            return fired
+        log(f"canary: version {result.version} has {canary.share:.0%} of the traffic; alarms quiet")
+        time.sleep(max(0.0, min(canary.poll_interval, deadline - time.monotonic())))
+
+
 def deploy(
-    client: Any, target: Target, image_uri: str, verify_command: Sequence[str], timing: Timing
+    client: Any,
+    cloudwatch: Any,
+    target: Target,
+    image_uri: str,
+    verify_command: Sequence[str],
+    timing: Timing,
+    canary: Canary,
+    invoker: Callable[[RollResult], Invoker] | None = None,
+    published: Callable[[dict[str, str]], None] = lambda _: None,
 ) -> dict[str, str]:
-    """Roll, verify, and move the alias back if verification fails."""
-    result = roll(client, target, image_uri, timing)
-    outcome = roll_outcome(result)
-    exit_status = run_verification(verify_command, result)
-    if exit_status == 0:
-        return outcome
-    log(f"verification exited {exit_status}: rolling back to version {result.previous_version}")
-    try:
-        client.update_alias(FunctionName=target.function, Name=target.alias, FunctionVersion=result.previous_version)
-    except (ClientError, BotoCoreError) as error:
-        raise RollbackError(
-            f"verification failed; moving {target.alias} back to {result.previous_version} failed: {error}"
-        ) from error
-    return {
-        **outcome,
-        "status": "rolled-back",
+    """Publish; check the version before traffic; canary under alarms; 100%; verify; undo on any failure.
+
+    `invoker` builds the pre-traffic invoker for the published version (default: Lambda Invoke on that
+    version); `published` is told the versions as soon as they are known, before the alias moves, so that a
+    release killed past that point still leaves its cleanup step the facts it needs.
+    """
+    alarms = [] if canary.all_at_once else resolve_alarms(cloudwatch, canary)
+    if alarms and (already := firing(cloudwatch, alarms)):
+        raise RolloutError(
+            f"alarms already firing: {', '.join(already)}; a canary could not tell the new version's failures "
+            "from the current ones (release with --all-at-once to ship a fix now)"
+        )
+    result, seen = publish(client, target, image_uri, timing)
+    outcome = {
+        **roll_outcome(result),
+        "status": "rejected",
         "live_version": result.previous_version,
-        "verification_exit_status": str(exit_status),
+        "canary_share": "100%" if canary.all_at_once else f"{canary.share:.0%}",
+        "canary_minutes": "0" if canary.all_at_once else f"{canary.seconds / 60:g}",
+        "alarms_watched": ",".join(alarms),
     }
+    published({key: outcome[key] for key in ("version", "previous_version")})
+    build = invoker or (lambda release: version_invoker(client, release.function, release.version))
+    if result.version == result.previous_version:
+        return verify_in_place(build(result), result, outcome, verify_command)
+    try:
+        model_version = pre_traffic_check(build(result))
+    except (PreTrafficFailure, ClientError, BotoCoreError) as error:
+        log(f"pre-traffic check of version {result.version} failed, the alias was not moved: {error}")
+        return {**outcome, "outcome": f"pre-traffic check failed: {error}"[:500]}
+    log(f"pre-traffic check passed: version {result.version} serves model {model_version}")
+    try:
+        if not canary.all_at_once:
+            seen = move_alias(client, target, seen, result.previous_version, (result.version, canary.share))
+            log(f"canary: {canary.share:.0%} of {target.alias} to version {result.version} for {canary.seconds:g}s")
+            fired = watch_canary(cloudwatch, result, canary, alarms)
+            if fired:
+                return {**undo(client, target, result, outcome), "outcome": f"alarm fired: {', '.join(fired)}"}
+        seen = move_alias(client, target, seen, result.version)
+        log(f"alias {target.alias} moved from version {result.previous_version} to {result.version}")
+        exit_status = run_verification(verify_command, result) if verify_command else 0
+    except Cancelled as signal_name:
+        log(f"{signal_name} received: moving {target.alias} back to version {result.previous_version}")
+        return {**undo(client, target, result, outcome), "status": "cancelled", "outcome": f"cancelled ({signal_name})"}
+    except (ClientError, BotoCoreError) as error:
+        if (
+            isinstance(error, ClientError)
+            and error.response.get("Error", {}).get("Code") == "PreconditionFailedException"
+        ):
+            # Our update was refused, so the alias is as the other party left it: overwriting it would undo them.
+            raise RolloutError(
+                f"alias {target.alias} was changed by someone else during the release; left as it is: {error}"
+            ) from error
+        log(f"AWS call failed after the alias moved: {error}; moving it back")
+        undo(client, target, result, outcome)
+        raise RolloutError(f"{error} (the alias was moved back to version {result.previous_version})") from error
+    if exit_status != 0:
+        log(f"verification exited {exit_status}: rolling back to version {result.previous_version}")
+        return {
+            **undo(client, target, result, outcome),
+            "verification_exit_status": str(exit_status),
+            "outcome": f"verification exited {exit_status}",
+        }
+    passed = "all at once" if canary.all_at_once else f"canary passed ({canary.share:.0%}, {canary.seconds / 60:g} min)"
+    return {**outcome, "status": "live", "live_version": result.version, "outcome": passed}
+
+
+def verify_in_place(
+    invoke: Invoker, result: RollResult, outcome: dict[str, str], verify_command: Sequence[str]
+) -> dict[str, str]:
+    """The alias already serves the version just published: Lambda returned the existing version for an
+    unchanged image. That is the very first release (Terraform created the function from this image and
+    published it as version 1) or a re-run of a release. There is nothing to canary against and no distinct
+    version to roll back to, so the version is checked where it stands, and a failure is reported as one
+    without a rollback target rather than as a rollback of the version to itself."""
+    log(f"the alias already serves version {result.version}: no canary, and no earlier version to roll back to")
+    failed = {**outcome, "status": "failed-no-rollback-target", "live_version": result.version}
+    advice = "fix forward (merge a fix, or retrain) or roll back by hand to a version you name"
+    try:
+        model_version = pre_traffic_check(invoke)
+    except (PreTrafficFailure, ClientError, BotoCoreError) as error:
+        reason = f"pre-traffic check failed: {error}"
+    else:
+        log(f"pre-traffic check passed: version {result.version} serves model {model_version}")
+        exit_status = run_verification(verify_command, result) if verify_command else 0
+        if exit_status == 0:
+            return {
+                **outcome,
+                "status": "live",
+                "live_version": result.version,
+                "outcome": "unchanged (verified in place)",
+            }
+        failed["verification_exit_status"] = str(exit_status)
+        reason = f"verification exited {exit_status}"
+    log(f"{reason}; version {result.version} stays live: there is no earlier version to roll back to")
+    return {
+        **failed,
+        "outcome": f"{reason[:300]}; version {result.version} has no earlier version to roll back to: {advice}",
+    }
+
+
+def undo(client: Any, target: Target, result: RollResult, outcome: dict[str, str]) -> dict[str, str]:
+    """All of the alias's traffic back to the previous version, whatever state the release left it in."""
+    with uninterruptible():
+        try:
+            move_alias(client, target, alias_state(client, target), result.previous_version)
+        except (ClientError, BotoCoreError, RolloutError) as error:
+            raise RollbackError(f"moving {target.alias} back to {result.previous_version} failed: {error}") from error
+    log(f"alias {target.alias} moved back to version {result.previous_version}")
+    return {**outcome, "status": "rolled-back", "live_version": result.previous_version}
 
 
 def roll_outcome(result: RollResult) -> dict[str, str]:
@@ -288,13 +654,61 @@ def build_parser() -> argparse.ArgumentParser:
     add("roll", "Update the image, publish a version, move the alias.", timing=True).add_argument(
         "--image-uri", required=True, help="image to run, e.g. ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:SHA"
     )
-    add("rollback", "Move the alias back to a given version or the one it replaced.").add_argument(
-        "--to-version", help="version to serve (default: the version the current one replaced)"
+    rollback_command = add("rollback", "Move all of the alias's traffic back to a given or the replaced version.")
+    rollback_command.add_argument(
+        "--to-version", help="version to serve (default: mid-canary the primary, else the version the current replaced)"
     )
-    deploy_command = add("deploy", "roll, then run a verification command; roll back if it fails.", timing=True)
+    rollback_command.add_argument(
+        "--from-version", help="only if the alias still sends this version traffic (the release's cleanup step)"
+    )
+    deploy_command = add(
+        "deploy", "Publish, check before traffic, canary, all traffic, verify; roll back on failure.", timing=True
+    )
     deploy_command.add_argument("--image-uri", required=True, help="image to run")
-    deploy_command.add_argument("verify", nargs=argparse.REMAINDER, help="-- COMMAND ARGS... run after the alias moved")
+    deploy_command.add_argument(
+        "--canary-share",
+        type=share_of_traffic,
+        default=DEFAULT_CANARY_SHARE,
+        help=f"share of the alias's traffic the new version gets first, 0 < share < 1 (default {DEFAULT_CANARY_SHARE})",
+    )
+    deploy_command.add_argument(
+        "--canary-minutes",
+        type=float,
+        default=DEFAULT_CANARY_MINUTES,
+        help=f"how long the canary runs before 100%% (default {DEFAULT_CANARY_MINUTES:g})",
+    )
+    deploy_command.add_argument(
+        "--alarm", dest="alarms", action="append", default=[], help="CloudWatch alarm the canary watches (repeatable)"
+    )
+    deploy_command.add_argument("--alarm-prefix", default="", help="watch every alarm whose name starts with this")
+    deploy_command.add_argument(
+        "--alarm-poll-interval", type=float, default=15.0, help="seconds between alarm checks (default 15)"
+    )
+    deploy_command.add_argument(
+        "--all-at-once", action="store_true", help="skip the canary: 100%% right after the pre-traffic check"
+    )
+    deploy_command.add_argument(
+        "verify", nargs=argparse.REMAINDER, help="-- COMMAND ARGS... run once the new version has all the traffic"
+    )
     return parser
+
+
+def share_of_traffic(text: str) -> float:
+    share = float(text)
+    if not 0 < share < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not strictly between 0 and 1 (use --all-at-once for 100%)")
+    return share
+
+
+def canary_settings(arguments: argparse.Namespace) -> Canary:
+    return Canary(
+        share=arguments.canary_share,
+        seconds=arguments.canary_minutes * 60,
+        alarm_names=tuple(arguments.alarms),
+        alarm_prefix=arguments.alarm_prefix,
+        poll_interval=arguments.alarm_poll_interval,
+        all_at_once=arguments.all_at_once,
+    )
 
 
 def verification_command(arguments: argparse.Namespace) -> list[str]:
@@ -318,18 +732,37 @@ def run_command(arguments: argparse.Namespace, client: Any) -> dict[str, str]:
     if arguments.command == "roll":
         return roll_outcome(roll(client, target, arguments.image_uri, timing))
     if arguments.command == "rollback":
-        return rollback(client, target, arguments.to_version)
-    return deploy(client, target, arguments.image_uri, verification_command(arguments), timing)
+        return rollback(client, target, arguments.to_version, arguments.from_version)
+    return deploy(
+        client,
+        cloudwatch_client(),
+        target,
+        arguments.image_uri,
+        verification_command(arguments),
+        timing,
+        canary_settings(arguments),
+        published=lambda versions: write_outputs(versions, arguments.github_output),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
-    if arguments.command == "deploy" and not verification_command(arguments):
-        parser.error("deploy needs a verification command after --, e.g. -- python -m pytest tests/integration")
+    if arguments.command == "deploy" and not arguments.all_at_once and not (arguments.alarms or arguments.alarm_prefix):
+        parser.error("a canary needs alarms to watch: --alarm NAME or --alarm-prefix PREFIX (or --all-at-once)")
+    exit_codes = {
+        "rolled-back": EXIT_VERIFICATION_FAILED,
+        "rejected": EXIT_VERIFICATION_FAILED,
+        "failed-no-rollback-target": EXIT_VERIFICATION_FAILED,
+        "cancelled": EXIT_CANCELLED,
+    }
     try:
-        outcome = run_command(arguments, lambda_client())
-        exit_code = EXIT_VERIFICATION_FAILED if outcome.get("status") == "rolled-back" else EXIT_OK
+        with cancellable():
+            outcome = run_command(arguments, lambda_client())
+        exit_code = exit_codes.get(outcome.get("status", ""), EXIT_OK)
+    except Cancelled as signal_name:
+        log(f"{signal_name} received before the alias moved: nothing to undo")
+        outcome, exit_code = {"status": "cancelled", "error": f"cancelled ({signal_name})"}, EXIT_CANCELLED
     except RollbackError as error:
         log(f"error: {error}")
         outcome, exit_code = {"status": "rollback-failed", "error": str(error)}, error.exit_code

@@ -11,6 +11,8 @@ sees half a model; promoting only rewrites the small `current` pointer.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -29,6 +31,20 @@ DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "lambda-model-cache"
 DEFAULT_LOCAL_STORE = ".models"
 
 
+# Bounds on one S3 call (connect, then each read of the socket), and on how often it is tried: a store
+# that accepts connections but never answers must fail a cold start in seconds, inside Lambda's 10 s
+# init phase and the function's timeout, so the client gets the documented 503, not a 5xx from the
+# gateway. (botocore's own defaults, 60 s reads tried four times, hold a cold start for minutes.)
+S3_CONNECT_TIMEOUT_SECONDS = 2
+S3_READ_TIMEOUT_SECONDS = 2
+S3_TOTAL_ATTEMPTS = 2
+
+
+def is_version_name(name: str) -> bool:
+    """Versions are named by training; a dot marks a writer's scratch folder (.staging-...), never a version."""
+    return bool(name) and not name.startswith(".") and "/" not in name
+
+
 def default_store_uri() -> str:
     """$MODEL_STORE, else the seed's $BUCKET_NAME as s3://BUCKET/models, else ./.models."""
     if os.environ.get("MODEL_STORE"):
@@ -45,6 +61,14 @@ def default_model_uri() -> str:
 
 class StoreError(Exception):
     """The store cannot be reached, or does not hold what was asked for."""
+
+
+class PointerMovedError(StoreError):
+    """A conditional promotion found `current` changed since its tag was read: nothing was written."""
+
+
+# pointer_tag() of a store that has promoted nothing yet.
+NO_POINTER = "none"
 
 
 def _pointer_document(version: str) -> bytes:
@@ -82,10 +106,27 @@ class ModelStore(ABC):
         raw = self._read_pointer()
         return None if raw is None else _version_from_pointer(raw, f"{self.uri}/{POINTER}")
 
-    def promote(self, version: str) -> None:
+    def pointer_tag(self) -> str:
+        """A token for the pointer as it is now; promote(if_pointer=token) succeeds only if it is unchanged."""
+        raw = self._read_pointer()
+        return NO_POINTER if raw is None else hashlib.md5(raw, usedforsecurity=False).hexdigest()
+
+    def promote(self, version: str, if_pointer: str | None = None) -> None:
+        """Point `current` at `version`; with `if_pointer` (a pointer_tag), only if nobody moved it since.
+
+        The gate reads the tag before it judges production; promoting with it turns "promote what passed"
+        into a compare-and-set, so a rollback or manual promote in between is refused, not overwritten.
+        """
         if version not in self.versions():
             raise StoreError(f"cannot promote {version}: no such version in {self.uri}")
-        self._write_pointer(_pointer_document(version))
+        self._replace_pointer(_pointer_document(version), if_pointer)
+
+    def _pointer_moved(self, expected: str) -> PointerMovedError:
+        return PointerMovedError(
+            f"{self.uri}/{POINTER} moved since the gate read it (tag {expected}, now {self.pointer_tag()}): "
+            "someone promoted or rolled back meanwhile; nothing was promoted. Gate again against what "
+            "production serves now."
+        )
 
     def fetch(self, version: str, cache_dir: Path = DEFAULT_CACHE_DIR) -> Path:
         """Return a local folder holding the verified artifact of `version`."""
@@ -115,7 +156,8 @@ class ModelStore(ABC):
     def _read_pointer(self) -> bytes | None: ...
 
     @abstractmethod
-    def _write_pointer(self, document: bytes) -> None: ...
+    def _replace_pointer(self, document: bytes, if_pointer: str | None) -> None:
+        """Write the pointer atomically; with `if_pointer`, only while pointer_tag() still equals it."""
 
     @abstractmethod
     def _local_copy(self, version: str, cache_dir: Path) -> Path: ...
@@ -134,28 +176,43 @@ class LocalStore(ModelStore):
         folder = self.root / VERSIONS_DIR
         if not folder.is_dir():
             return []
-        return sorted(entry.name for entry in folder.iterdir() if (entry / METADATA_FILE).is_file())
+        names = (entry.name for entry in folder.iterdir() if (entry / METADATA_FILE).is_file())
+        return sorted(name for name in names if is_version_name(name))
 
     def _write_version(self, version: str, folder: Path) -> None:
         versions = self.root / VERSIONS_DIR
         versions.mkdir(parents=True, exist_ok=True)
         staging = versions / f".staging-{uuid.uuid4().hex}"
-        shutil.copytree(folder, staging)
+        destination = versions / version
         try:
+            shutil.copytree(folder, staging)
             # rename() onto an existing non-empty folder fails: a concurrent writer cannot be overwritten.
-            staging.rename(versions / version)
-        except OSError:
+            staging.rename(destination)
+        except OSError as error:
             shutil.rmtree(staging, ignore_errors=True)
-            raise StoreError(f"version {version} already exists in {self.uri}; versions are immutable") from None
+            if (destination / METADATA_FILE).is_file():
+                raise StoreError(f"version {version} already exists in {self.uri}; versions are immutable") from None
+            # A full disk or a permission problem: say so, rather than let a half copy speak for it.
+            raise StoreError(f"cannot write version {version} into {self.uri}: {error}") from error
 
     def _read_pointer(self) -> bytes | None:
         path = self.root / POINTER
         return path.read_bytes() if path.is_file() else None
 
     def _write_pointer(self, document: bytes) -> None:
+        """Write to a scratch file, then rename over the pointer: readers see the old or the new, never half."""
         staging = self.root / f".{POINTER}-{uuid.uuid4().hex}"
         staging.write_bytes(document)
         os.replace(staging, self.root / POINTER)
+
+    def _replace_pointer(self, document: bytes, if_pointer: str | None) -> None:
+        # Every promotion takes the same lock, so the check and the rename are one step for other promoters.
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / f".{POINTER}.lock", "ab") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if if_pointer is not None and self.pointer_tag() != if_pointer:
+                raise self._pointer_moved(if_pointer)
+            self._write_pointer(document)
 
     def _local_copy(self, version: str, cache_dir: Path) -> Path:
         folder = self.root / VERSIONS_DIR / version
@@ -182,7 +239,12 @@ class S3Store(ModelStore):
 
             # Short timeouts: an unreachable store must become a quick 503 (and a retry on the next
             # request), not a Lambda init phase that hangs on botocore's 60 s default.
-            config = Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 3, "mode": "standard"})
+            config = Config(
+                connect_timeout=S3_CONNECT_TIMEOUT_SECONDS,
+                read_timeout=S3_READ_TIMEOUT_SECONDS,
+                # total_max_attempts counts the first try; botocore's "max_attempts" counts only retries.
+                retries={"total_max_attempts": S3_TOTAL_ATTEMPTS, "mode": "standard"},
+            )
             self._client = boto3.client("s3", config=config)
         return self._client
 
@@ -195,6 +257,8 @@ class S3Store(ModelStore):
         try:
             return method(**kwargs)
         except ClientError as error:
+            if _error_code(error) == "PreconditionFailed":  # IfNoneMatch="*" met an existing key
+                raise StoreError(f"{action} refused: the key exists in {self.uri}; versions are immutable") from error
             raise StoreError(f"{action} failed on {self.uri}: {_error_code(error)}: {error}") from error
         except BotoCoreError as error:
             raise StoreError(f"{action} failed: {self.uri} is unreachable: {error}") from error
@@ -208,12 +272,21 @@ class S3Store(ModelStore):
             Prefix=self._key(VERSIONS_DIR) + "/",
         )
         suffix = "/" + METADATA_FILE
-        return sorted(
+        names = (
             item["Key"][: -len(suffix)].rsplit("/", 1)[-1]
             for page in pages
             for item in page.get("Contents", [])
             if item["Key"].endswith(suffix)
         )
+        return sorted(name for name in names if is_version_name(name))
+
+    def _get_bytes(self, action: str, key: str) -> bytes:
+        """One object's content; reading the body is inside the error mapping, since a stream can fail too."""
+
+        def get_and_read(**kwargs: Any) -> bytes:
+            return self.client.get_object(**kwargs)["Body"].read()
+
+        return self._call(action, get_and_read, Bucket=self.bucket, Key=key)
 
     def _write_version(self, version: str, folder: Path) -> None:
         # metadata.json goes last: its presence is what makes a version visible to readers.
@@ -229,45 +302,72 @@ class S3Store(ModelStore):
 
     def _read_pointer(self) -> bytes | None:
         try:
-            response = self._call(
-                "reading the pointer", self.client.get_object, Bucket=self.bucket, Key=self._key(POINTER)
-            )
+            return self._get_bytes("reading the pointer", self._key(POINTER))
         except StoreError as error:
             if _error_code(error.__cause__) in ("NoSuchKey", "404"):
                 return None
             raise
-        return response["Body"].read()
 
-    def _write_pointer(self, document: bytes) -> None:
-        self._call(
-            "writing the pointer",
-            self.client.put_object,
-            Bucket=self.bucket,
-            Key=self._key(POINTER),
-            Body=document,
-            ContentType="application/json",
-        )
+    def pointer_tag(self) -> str:
+        # The object's ETag, which S3 compares in If-Match (it is no MD5 under SSE-KMS, so never recompute it).
+        try:
+            head = self._call(
+                "reading the pointer", self.client.head_object, Bucket=self.bucket, Key=self._key(POINTER)
+            )
+        except StoreError as error:
+            if _error_code(error.__cause__) in ("NoSuchKey", "404", "NotFound"):
+                return NO_POINTER
+            raise
+        return head["ETag"].strip('"')
+
+    def _replace_pointer(self, document: bytes, if_pointer: str | None) -> None:
+        condition: dict[str, str] = {}
+        if if_pointer == NO_POINTER:
+            condition = {"IfNoneMatch": "*"}
+        elif if_pointer is not None:
+            condition = {"IfMatch": f'"{if_pointer}"'}
+        try:
+            self._call(
+                "writing the pointer",
+                self.client.put_object,
+                Bucket=self.bucket,
+                Key=self._key(POINTER),
+                Body=document,
+                ContentType="application/json",
+                **condition,
+            )
+        except StoreError as error:
+            # 412: the ETag differs (or the pointer appeared); 409: a concurrent conditional write won.
+            if if_pointer is not None and _error_code(error.__cause__) in (
+                "PreconditionFailed",
+                "412",
+                "ConditionalRequestConflict",
+                "409",
+            ):
+                raise self._pointer_moved(if_pointer) from error
+            raise
 
     def _local_copy(self, version: str, cache_dir: Path) -> Path:
         folder = cache_dir / version
         if (folder / METADATA_FILE).is_file():
             return folder
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=cache_dir))
+        staging: Path | None = None
         try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=cache_dir))
             for name in ARTIFACT_FILES:
-                response = self._call(
-                    f"downloading {name} of {version}",
-                    self.client.get_object,
-                    Bucket=self.bucket,
-                    Key=self._key(VERSIONS_DIR, version, name),
-                )
-                (staging / name).write_bytes(response["Body"].read())
+                content = self._get_bytes(f"downloading {name} of {version}", self._key(VERSIONS_DIR, version, name))
+                (staging / name).write_bytes(content)
             staging.rename(folder)
-        except OSError:
-            shutil.rmtree(staging, ignore_errors=True)  # another process cached it first
+        except OSError as error:
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+            if not (folder / METADATA_FILE).is_file():  # else another process cached it first: use theirs
+                # A full disk or a read-only cache: name it, rather than let a half copy speak for it.
+                raise StoreError(f"cannot cache version {version} in {cache_dir}: {error}") from error
         except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
             raise
         return folder
 
