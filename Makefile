@@ -5,6 +5,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 CHECKOV_VENV := .venv-checkov
+# actionlint + shellcheck (requirements/workflow-lint.in says why this packaging).
+WORKFLOW_LINT_VENV := .venv-workflow-lint
 PY := $(VENV)/bin/python
 PORT ?= 8080
 # The embedded local store that `train` writes and `serve` reads.
@@ -12,7 +14,7 @@ MODEL_STORE ?= $(CURDIR)/.models
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup serve train test lint bench lock clean
+.PHONY: help setup serve train test lint bench lock clean iam
 
 help: ## List the verbs
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,7 +31,12 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements/checkov.txt
 	touch $@
 
-setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Create the virtualenvs from the locked requirements
+$(WORKFLOW_LINT_VENV)/.installed: requirements/workflow-lint.txt
+	$(PYTHON) -m venv $(WORKFLOW_LINT_VENV)
+	$(WORKFLOW_LINT_VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements/workflow-lint.txt
+	touch $@
+
+setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(WORKFLOW_LINT_VENV)/.installed ## Create the virtualenvs from the locked requirements
 
 train: $(VENV)/.installed ## Train on the bundled iris data into the local store
 	$(PY) -m lambda_model train --store $(MODEL_STORE)
@@ -43,12 +50,16 @@ test: setup ## Run every test: unit, integration, Terraform, workflows, robustne
 test-%: setup ## One folder of tests/: test-unit, -integration, -terraform, -workflows, -robustness
 	$(PY) -m pytest tests/$*
 
-lint: setup ## ruff, terraform fmt, hadolint, zizmor, checkov
+iam: $(VENV)/.installed ## Recorded AWS calls per role against the rendered policies: the table, then every IAM check
+	$(PY) -m pytest tests/iam -q -s
+
+lint: setup ## ruff, terraform fmt, hadolint, zizmor, actionlint + shellcheck, checkov
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	terraform fmt -check -recursive terraform
 	$(VENV)/bin/hadolint app/Dockerfile
 	$(VENV)/bin/zizmor --offline --strict-collection .github
+	$(WORKFLOW_LINT_VENV)/bin/actionlint -shellcheck=$(WORKFLOW_LINT_VENV)/bin/shellcheck
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --quiet --compact --framework terraform --skip-download -d terraform
 
 bench: setup ## Benchmark the serving path against a seed-style baseline
@@ -58,4 +69,4 @@ lock: ## Re-resolve every requirements file (needs uv)
 	requirements/lock.sh
 
 clean: ## Remove virtualenvs, the local store and caches
-	rm -rf $(VENV) $(CHECKOV_VENV) $(MODEL_STORE) .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(WORKFLOW_LINT_VENV) $(MODEL_STORE) .pytest_cache

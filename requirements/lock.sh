@@ -12,3 +12,4 @@ compile dev.in -o dev.txt
 compile -c dev.txt train.in -o ../app/requirements-train.txt
 compile -c dev.txt serving.in -o ../app/requirements.txt
 compile checkov.in -o checkov.txt
+compile workflow-lint.in -o workflow-lint.txt

@@ -53,6 +53,11 @@ output "model_bucket" {
   value       = module.model_bucket.name
 }
 
+output "model_store" {
+  description = "The model registry as the CLI names it (s3://<bucket>/<prefix>). It depends on the bucket, so the first deploy's targeted apply (-target=module.model_bucket) writes it; an output of locals only would be skipped."
+  value       = "s3://${module.model_bucket.name}/${local.model_prefix}"
+}
+
 output "model_prefix" {
   description = "Key prefix of the model registry inside the bucket: <prefix>/versions/<id>/ and the pointer <prefix>/current."
   value       = local.model_prefix
@@ -61,4 +66,12 @@ output "model_prefix" {
 output "alarm_names" {
   description = "Names of the CloudWatch alarms, e.g. for a rollout gate."
   value       = { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.alarm_name }
+}
+
+output "canary_alarm_names" {
+  description = "The alarms the release's canary watches (python -m lambda_release deploy --alarm): any in ALARM rolls it back."
+  value = concat(
+    [for alarm in aws_cloudwatch_metric_alarm.canary : alarm.alarm_name],
+    [for key in ["function-throttles", "api-5xx"] : aws_cloudwatch_metric_alarm.this[key].alarm_name],
+  )
 }

@@ -46,3 +46,20 @@ output "github_subjects" {
   description = "The exact OIDC sub claims each role trusts, for checking against a workflow's token."
   value       = { for key, role in local.roles : key => role.subjects }
 }
+
+output "github_variables" {
+  description = "Every GitHub variable the workflows read, by scope (repository, or an environment's name), with its value: the stack then runs in this region under these names, which the roles are scoped to (docs/deploy.md sets them with gh variable set)."
+  value = {
+    repository = {
+      AWS_REGION        = local.region
+      TF_STATE_BUCKET   = module.state_bucket.name
+      TF_STATE_KEY      = local.state_key
+      AWS_PLAN_ROLE_ARN = aws_iam_role.github["plan"].arn
+      STACK_NAME_PREFIX = var.name_prefix
+      STACK_ENVIRONMENT = var.environment
+      MODEL_BUCKET      = "${local.stack_name}-models-${local.account_id}"
+    }
+    (var.production_environment) = { AWS_DEPLOY_ROLE_ARN = aws_iam_role.github["deploy"].arn }
+    (var.training_environment)   = { AWS_TRAIN_ROLE_ARN = aws_iam_role.github["train"].arn }
+  }
+}

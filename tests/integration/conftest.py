@@ -22,6 +22,14 @@ import requests
 from tests.support import servers
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "live: part of the release's verification against the deployed endpoint (pytest -m live): the "
+        "contract only, no exact model outputs and nothing installed",
+    )
+
+
 @dataclass(frozen=True)
 class Api:
     root: str

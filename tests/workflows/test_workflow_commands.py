@@ -106,10 +106,12 @@ def test_terraform_outputs_read_by_the_workflows_exist() -> None:
     outputs = terraform_names(r'^output "([\w-]+)"')
     read = set()
     for _, script in scripts():
-        read |= set(re.findall(r"output -raw \"?([a-z_]+)\"?", script))
+        read |= set(re.findall(r"output -(?:raw|json) \"?([a-z_]+)\"?", script))
+        # Outputs picked from `terraform output -json` with jq: .NAME.value
+        read |= set(re.findall(r"\.([a-z_]+)\.value\b", script))
         for loop in re.findall(r"for name in ([a-z_ ]+); do", script):
             read |= set(loop.split())
-    assert read >= {"ecr_repository_url", "model_bucket", "model_prefix", "function_name", "endpoint_url"}
+    assert read >= {"ecr_repository_url", "model_store", "function_name", "endpoint_url", "api_key_id"}
     assert read <= outputs, f"not terraform outputs: {read - outputs}"
 
 

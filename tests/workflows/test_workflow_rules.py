@@ -177,7 +177,13 @@ def test_deploy_and_retrain_release_through_the_same_reusable_workflow(all_workf
     assert all_workflows["retrain.yml"].jobs["release"]["with"] == {
         "model-uri": "${{ needs.train.outputs.uri }}",
         "promote-version": "${{ needs.train.outputs.version }}",
+        "promote-if-pointer": "${{ needs.train.outputs.pointer-tag }}",
     }
+    train = all_workflows["retrain.yml"].jobs["train"]
+    # The pointer the gate judged reaches the promotion, so a rollback in between is not overwritten.
+    assert train["outputs"]["pointer-tag"] == "${{ steps.gate.outputs.pointer-tag }}"
+    gate_step = next(step for step in train["steps"] if step.get("id") == "gate")
+    assert '--pointer-tag-output "$GITHUB_OUTPUT"' in gate_step["run"]
     assert "with" not in all_workflows["deploy.yml"].jobs["release"], "deploy ships the promoted model"
 
 
@@ -259,9 +265,14 @@ def test_shared_state_is_changed_one_run_at_a_time(all_workflows: dict[str, Docu
         assert "group" in all_workflows[name].data["concurrency"], name
     assert all_workflows["deploy.yml"].data["concurrency"]["cancel-in-progress"] is False
     assert all_workflows["retrain.yml"].data["concurrency"]["cancel-in-progress"] is False
-    # Everything that moves the production alias queues on one group and is never cancelled halfway.
-    for name, job_id in (("_release.yml", "release"), ("rollback.yml", "rollback")):
-        assert all_workflows[name].jobs[job_id]["concurrency"] == {"group": "production", "cancel-in-progress": False}
+    # What moves the production alias is never cancelled halfway; each workflow queues on its own group
+    # (test_stack_wiring: a shared group would drop a pending rollback or retrain release).
+    expected = {
+        "_release.yml": ("release", "production-${{ github.workflow }}"),
+        "rollback.yml": ("rollback", "production-rollback"),
+    }
+    for name, (job_id, group) in expected.items():
+        assert all_workflows[name].jobs[job_id]["concurrency"] == {"group": group, "cancel-in-progress": False}
 
 
 # ---------------------------------------------------------------------------------- pinning and secrets
