@@ -39,6 +39,8 @@ locals {
 resource "aws_iam_role" "function" {
   name        = "${local.name}-function"
   description = "Execution role of the ${local.function_name} Lambda function."
+  # Created by the bootstrap; the deploy role may create this role and write its policy only with it attached.
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/${local.name}-function-boundary"
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{

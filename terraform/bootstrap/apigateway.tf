@@ -25,14 +25,22 @@ resource "aws_iam_role_policy" "apigateway_cloudwatch" {
   role = aws_iam_role.apigateway_cloudwatch[0].id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
-      Effect = "Allow"
-      Action = [
-        "logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups", "logs:DescribeLogStreams",
-        "logs:FilterLogEvents", "logs:GetLogEvents", "logs:PutLogEvents",
-      ]
-      Resource = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
-    }]
+    Statement = [
+      {
+        Effect = "Allow"
+        Action = [
+          "logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:FilterLogEvents",
+          "logs:GetLogEvents", "logs:PutLogEvents",
+        ]
+        Resource = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
+      },
+      {
+        # DescribeLogGroups has no resource-level permissions: scoped to log groups it is never allowed.
+        Effect   = "Allow"
+        Action   = ["logs:DescribeLogGroups"]
+        Resource = ["*"]
+      },
+    ]
   })
 }
 

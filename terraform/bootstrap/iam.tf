@@ -1,6 +1,8 @@
 locals {
   function_arns = [local.function_arn, "${local.function_arn}:*"]
   log_arns      = flatten([for arn in local.log_group_arns : [arn, "${arn}:*"]])
+  # By name, as terraform/iam.tf derives it: the policies below must not wait for the boundary to exist.
+  function_boundary_arn = "arn:${local.partition}:iam::${local.account_id}:policy/${local.stack_name}-function-boundary"
 
   # Refreshing the stack's state: describe what Terraform manages, nothing that reads data.
   read_stack_statements = [
@@ -57,10 +59,20 @@ locals {
     {
       Sid      = "ReadLogGroups"
       Effect   = "Allow"
-      Action   = ["logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:ListTagsLogGroup"]
-      Resource = local.log_arns
+      Action   = ["logs:ListTagsForResource", "logs:ListTagsLogGroup"]
+      Resource = concat(local.log_arns, [local.execution_log_group_arn, "${local.execution_log_group_arn}:*"])
     },
     {
+      # DescribeLogGroups has no resource-level permissions: AWS evaluates it against
+      # log-group::log-stream:, so a grant on named log groups fails every refresh with AccessDenied.
+      Sid      = "DescribeLogGroups"
+      Effect   = "Allow"
+      Action   = ["logs:DescribeLogGroups"]
+      Resource = ["*"]
+    },
+    {
+      # Refresh reads the alarms; the deploy job's canary (lambda_release) also resolves and watches them
+      # with DescribeAlarms before and while traffic shifts.
       Sid      = "ReadAlarms"
       Effect   = "Allow"
       Action   = ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"]
@@ -109,18 +121,36 @@ locals {
         "lambda:CreateFunction", "lambda:DeleteFunction", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
         "lambda:PublishVersion", "lambda:CreateAlias", "lambda:UpdateAlias", "lambda:DeleteAlias",
         "lambda:AddPermission", "lambda:RemovePermission", "lambda:TagResource", "lambda:UntagResource",
-        "lambda:InvokeFunction",
       ]
       Resource = local.function_arns
     },
     {
+      # The rollout's pre-traffic check invokes the new version by number (Qualifier), never the alias.
+      Sid      = "PreTrafficCheck"
+      Effect   = "Allow"
+      Action   = ["lambda:InvokeFunction"]
+      Resource = ["${local.function_arn}:*"]
+    },
+    {
+      # No UpdateAssumeRolePolicy: rewriting the function role's trust to name the deploy role is the first
+      # step of making itself admin. The trust is set once, by CreateRole; changing it is an admin's change.
       Sid    = "ManageFunctionRole"
       Effect = "Allow"
       Action = [
-        "iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy",
-        "iam:TagRole", "iam:UntagRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:ListInstanceProfilesForRole",
+        "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:TagRole", "iam:UntagRole",
+        "iam:DeleteRolePolicy", "iam:ListInstanceProfilesForRole",
       ]
       Resource = [local.function_role_arn]
+    },
+    {
+      # Creating the role and writing its inline policy only with the function boundary attached: whatever
+      # the policy (or a recreated role's trust) says, the role can never do more than the boundary allows.
+      # PutRolePermissionsBoundary (this boundary only) lets the first apply attach it to an existing role.
+      Sid       = "WriteFunctionRoleWithinBoundary"
+      Effect    = "Allow"
+      Action    = ["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy"]
+      Resource  = [local.function_role_arn]
+      Condition = { ArnEquals = { "iam:PermissionsBoundary" = local.function_boundary_arn } }
     },
     {
       Sid      = "PassFunctionRoleToLambda"
@@ -140,6 +170,31 @@ locals {
         "s3:PutLifecycleConfiguration",
       ]
       Resource = [local.model_bucket_arn]
+    },
+    {
+      # destroy-only: force_destroy empties the versioned model bucket version by version before DeleteBucket.
+      Sid      = "EmptyModelBucketOnDestroy"
+      Effect   = "Allow"
+      Action   = ["s3:ListBucketVersions"]
+      Resource = [local.model_bucket_arn]
+    },
+    {
+      # destroy-only: the object half of force_destroy (DeleteObjects of every version and delete marker).
+      Sid      = "DeleteModelVersionsOnDestroy"
+      Effect   = "Allow"
+      Action   = ["s3:DeleteObject", "s3:DeleteObjectVersion"]
+      Resource = ["${local.model_bucket_arn}/*"]
+    },
+    {
+      # The repository is KMS-encrypted with the AWS-managed aws/ecr key: ECR creates a grant for it on
+      # CreateRepository and retires it on DeleteRepository, on the caller's behalf, so only via ECR.
+      Sid      = "EcrKmsGrants"
+      Effect   = "Allow"
+      Action   = ["kms:CreateGrant", "kms:DescribeKey", "kms:RetireGrant"]
+      Resource = ["arn:${local.partition}:kms:${local.region}:${local.account_id}:key/*"]
+      Condition = {
+        StringEquals = { "kms:ViaService" = "ecr.${local.region}.amazonaws.com" }
+      }
     },
     {
       # The deploy job copies the promoted version into the image and moves the pointer.
@@ -164,17 +219,28 @@ locals {
       Resource = local.log_arns
     },
     {
+      # Only this stack's execution log group: the stage in the name, the stack in the tags (CreateLogGroup
+      # sends them; the provider's default_tags put them on every stack resource).
+      Sid       = "CreateExecutionLogGroup"
+      Effect    = "Allow"
+      Action    = ["logs:CreateLogGroup", "logs:TagResource", "logs:TagLogGroup"]
+      Resource  = [local.execution_log_group_arn, "${local.execution_log_group_arn}:*"]
+      Condition = { StringEquals = { for key, value in local.stack_tags : "aws:RequestTag/${key}" => value } }
+    },
+    {
+      Sid    = "ManageExecutionLogGroup"
+      Effect = "Allow"
+      Action = [
+        "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy", "logs:UntagResource", "logs:UntagLogGroup",
+      ]
+      Resource  = [local.execution_log_group_arn, "${local.execution_log_group_arn}:*"]
+      Condition = { StringEquals = { for key, value in local.stack_tags : "aws:ResourceTag/${key}" => value } }
+    },
+    {
       Sid      = "ManageAlarms"
       Effect   = "Allow"
       Action   = ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:TagResource", "cloudwatch:UntagResource"]
       Resource = [local.alarm_arns]
-    },
-    {
-      # The rollout gate reads the new version's metrics; metric reads have no resource-level permissions.
-      Sid      = "ReadMetrics"
-      Effect   = "Allow"
-      Action   = ["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics"]
-      Resource = ["*"]
     },
     {
       Sid      = "ManageApi"
@@ -194,13 +260,13 @@ locals {
       Resource = ["${local.model_bucket_arn}/data/*", "${local.model_bucket_arn}/models/*"]
     },
     {
+      # Unconditioned on purpose: S3 answers a GetObject of a missing key with 404 only when the caller may
+      # ListBucket, and that check carries no s3:prefix, so an s3:prefix condition turns "no models/current
+      # yet" into 403 and the first retrain's gate fails. The bucket holds only data/ and models/.
       Sid      = "ListTrainingDataAndModels"
       Effect   = "Allow"
       Action   = ["s3:ListBucket"]
       Resource = [local.model_bucket_arn]
-      Condition = {
-        StringLike = { "s3:prefix" = ["data", "data/*", "models", "models/*"] }
-      }
     },
     {
       Sid      = "WriteModelVersions"
@@ -209,6 +275,25 @@ locals {
       Resource = ["${local.model_bucket_arn}/models/versions/*"]
     },
   ]
+
+  # Every pipeline role carries this guard: none may touch the pipeline roles, the OIDC provider or the
+  # function boundary, nor strip or swap a permissions boundary, whatever an Allow elsewhere says.
+  no_escalation_statement = {
+    Sid    = "NoPrivilegeEscalation"
+    Effect = "Deny"
+    Action = [
+      "iam:AttachRolePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
+      "iam:DeleteRolePermissionsBoundary", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary",
+      "iam:PutRolePolicy", "iam:SetDefaultPolicyVersion", "iam:UpdateAssumeRolePolicy",
+      "iam:UpdateOpenIDConnectProviderThumbprint", "iam:AddClientIDToOpenIDConnectProvider",
+    ]
+    Resource = [
+      "arn:${local.partition}:iam::${local.account_id}:role/${local.stack_name}-github-*",
+      local.function_boundary_arn,
+      # By name, not the resource's ARN: the same provider whether created here or looked up.
+      "arn:${local.partition}:iam::${local.account_id}:oidc-provider/${local.oidc_issuer}",
+    ]
+  }
 
   roles = {
     plan = {
@@ -259,6 +344,37 @@ resource "aws_iam_role_policy" "github" {
   role = aws_iam_role.github[each.key].id
   policy = jsonencode({
     Version   = "2012-10-17"
-    Statement = each.value.statements
+    Statement = concat(each.value.statements, [local.no_escalation_statement])
+  })
+}
+
+# The most the function role may ever do (terraform/iam.tf attaches it): the deploy role can write that
+# role's policy and create it only with this boundary, so rewriting either gains nothing beyond serving.
+resource "aws_iam_policy" "function_boundary" {
+  name        = "${local.stack_name}-function-boundary"
+  description = "Permissions boundary of the ${local.stack_name} Lambda function role."
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "ReadModels"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:ListBucket"]
+        Resource = [local.model_bucket_arn, "${local.model_bucket_arn}/models/*"]
+      },
+      {
+        Sid      = "WriteOwnLogs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = ["${local.log_group_arns[0]}:*"]
+      },
+      {
+        # X-Ray has no resource-level permissions for writing segments.
+        Sid      = "WriteTraces"
+        Effect   = "Allow"
+        Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+        Resource = ["*"]
+      },
+    ]
   })
 }

@@ -11,9 +11,13 @@ locals {
   function_role_arn = "arn:${local.partition}:iam::${local.account_id}:role/${local.stack_name}-function"
   alarm_arns        = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.stack_name}-*"
   log_group_arns = [
-    for name in ["/aws/lambda/${local.stack_name}", "/aws/apigateway/${local.stack_name}/access", "API-Gateway-Execution-Logs_*"] :
+    for name in ["/aws/lambda/${local.stack_name}", "/aws/apigateway/${local.stack_name}/access"] :
     "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${name}"
   ]
+  # API-Gateway-Execution-Logs_<api id>/<stage>: the ID is generated, so the name fixes the stage (the stack's
+  # stage_name) and iam.tf fixes the stack with the tags every stack resource carries.
+  execution_log_group_arn = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:API-Gateway-Execution-Logs_*/predict"
+  stack_tags              = { Project = var.name_prefix, Environment = var.environment }
   # API Gateway resources are addressed by generated IDs, so the region's API Gateway paths are the
   # narrowest scope IAM offers.
   apigateway_arns = [

@@ -255,6 +255,22 @@ run "alarms" {
     condition     = alltrue([for alarm in aws_cloudwatch_metric_alarm.this : alarm.alarm_actions == toset(var.alarm_actions) && alarm.ok_actions == toset(var.alarm_actions)])
     error_message = "Alarms notify alarm_actions."
   }
+  assert {
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.canary)) == toset(["canary-errors", "canary-duration"])
+    error_message = "The canary watches each version's errors and duration."
+  }
+  assert {
+    condition = alltrue([
+      for alarm in aws_cloudwatch_metric_alarm.canary :
+      strcontains(one(alarm.metric_query).expression, "GROUP BY ExecutedVersion") &&
+      strcontains(one(alarm.metric_query).expression, "Resource = 'lambda-model-prod:live'")
+    ])
+    error_message = "Canary alarms measure each version behind the live alias (ExecutedVersion), not the alias as a whole."
+  }
+  assert {
+    condition     = toset(output.canary_alarm_names) == toset(["lambda-model-prod-canary-errors", "lambda-model-prod-canary-duration", "lambda-model-prod-function-throttles", "lambda-model-prod-api-5xx"])
+    error_message = "The release watches the per-version alarms plus alias throttles and API 5xx."
+  }
 }
 
 run "api_key_enabled" {

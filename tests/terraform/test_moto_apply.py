@@ -329,8 +329,19 @@ def test_log_groups_and_alarms(deployment: Deployment) -> None:
     cloudwatch = deployment.client("cloudwatch")
     alarms = {alarm["AlarmName"] for alarm in cloudwatch.describe_alarms(AlarmNamePrefix=f"{NAME}-")["MetricAlarms"]}
     assert alarms == {
-        f"{NAME}-{key}" for key in ("api-5xx", "function-errors", "function-throttles", "api-p99-latency")
+        f"{NAME}-{key}"
+        for key in (
+            "api-5xx",
+            "function-errors",
+            "function-throttles",
+            "api-p99-latency",
+            "canary-errors",
+            "canary-duration",
+        )
     }
+    assert deployment.stack_outputs["canary_alarm_names"] == [
+        f"{NAME}-{key}" for key in ("canary-duration", "canary-errors", "function-throttles", "api-5xx")
+    ]
 
 
 def test_bootstrap(deployment: Deployment) -> None:

@@ -98,7 +98,7 @@ run "plan_role_is_read_only" {
   assert {
     condition = alltrue([
       for s in jsondecode(aws_iam_role_policy.github["plan"].policy).Statement :
-      s.Sid == "LockState" || alltrue([for a in s.Action : can(regex("^[a-z0-9]+:(Get|List|Describe)", a)) || a == "apigateway:GET"])
+      s.Sid == "LockState" || s.Effect == "Deny" || alltrue([for a in s.Action : can(regex("^[a-z0-9]+:(Get|List|Describe)", a)) || a == "apigateway:GET"])
     ])
     error_message = "The plan role may only read (Get/List/Describe), apart from the state lock."
   }
@@ -118,12 +118,67 @@ run "deploy_role_scope" {
   assert {
     condition = alltrue([
       for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement :
-      contains(["LoginToRegistry", "ReadMetrics"], s.Sid) || alltrue([
+      s.Effect == "Deny" || contains(["LoginToRegistry", "DescribeLogGroups"], s.Sid) || alltrue([
         for r in s.Resource : strcontains(r, "lambda-model-prod") || startswith(r, "arn:aws:apigateway:eu-central-1::/") ||
-        startswith(r, "arn:aws:logs:eu-central-1:123456789012:log-group:API-Gateway-Execution-Logs_")
+        startswith(r, "arn:aws:logs:eu-central-1:123456789012:log-group:API-Gateway-Execution-Logs_*/predict") ||
+        (s.Sid == "EcrKmsGrants" && r == "arn:aws:kms:eu-central-1:123456789012:key/*")
       ])
     ])
-    error_message = "Every deploy statement is scoped to the stack's names (API Gateway: this region's API paths; execution logs: their generated names), except the two actions without resource-level permissions."
+    error_message = "Every deploy statement is scoped to the stack's names (API Gateway: this region's API paths; execution logs: this stage's), except the actions without resource-level permissions."
+  }
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement :
+      contains(s.Resource, "*") == contains(["LoginToRegistry", "DescribeLogGroups"], s.Sid)
+    ])
+    error_message = "Only ecr:GetAuthorizationToken and logs:DescribeLogGroups (no resource-level permissions) are granted on *."
+  }
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement :
+      !contains(s.Action, "logs:DescribeLogGroups") || s.Resource == ["*"]
+    ])
+    error_message = "logs:DescribeLogGroups is granted on * (a grant on named log groups fails every refresh)."
+  }
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement :
+      s.Effect == "Deny" || !anytrue([for r in s.Resource : strcontains(r, "API-Gateway-Execution-Logs_")]) ||
+      length(setintersection(keys(try(s.Condition.StringEquals, {})), ["aws:RequestTag/Project", "aws:ResourceTag/Project"])) == 1 ||
+      alltrue([for a in s.Action : can(regex("^logs:(List|Describe)", a))])
+    ])
+    error_message = "Writes to execution log groups are limited to this stack's tags: never another API's logs."
+  }
+  assert {
+    condition = length(setintersection(
+      flatten([for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement : s.Action if s.Effect == "Allow"]),
+      ["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "iam:UpdateAssumeRolePolicy"]
+    )) == 0
+    error_message = "No metric reads (nothing uses them) and no rewriting of the function role's trust."
+  }
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement : s if s.Sid == "WriteFunctionRoleWithinBoundary"][0] == {
+      Sid       = "WriteFunctionRoleWithinBoundary"
+      Effect    = "Allow"
+      Action    = ["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy"]
+      Resource  = ["arn:aws:iam::123456789012:role/lambda-model-prod-function"]
+      Condition = { ArnEquals = { "iam:PermissionsBoundary" = "arn:aws:iam::123456789012:policy/lambda-model-prod-function-boundary" } }
+    } && aws_iam_policy.function_boundary.name == "lambda-model-prod-function-boundary"
+    error_message = "The function role can be created and its policy written only with the function boundary attached."
+  }
+  assert {
+    condition = alltrue([
+      for role in aws_iam_role_policy.github : [for s in jsondecode(role.policy).Statement : s if s.Sid == "NoPrivilegeEscalation"][0].Effect == "Deny"
+      && contains([for s in jsondecode(role.policy).Statement : s if s.Sid == "NoPrivilegeEscalation"][0].Action, "iam:DeleteRolePermissionsBoundary")
+    ])
+    error_message = "Every pipeline role carries the explicit no-escalation Deny."
+  }
+  assert {
+    condition = alltrue([
+      for a in ["kms:RetireGrant", "s3:ListBucketVersions", "s3:DeleteObjectVersion"] :
+      contains(flatten([for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement : s.Action]), a)
+    ])
+    error_message = "Destroy needs kms:RetireGrant (KMS-encrypted ECR) and the version permissions (force_destroy of the versioned bucket)."
   }
   assert {
     condition = [for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement : s if s.Sid == "PassFunctionRoleToLambda"][0] == {
@@ -167,8 +222,16 @@ run "train_role_scope" {
       }
       ListTrainingDataAndModels = { action = ["s3:ListBucket"], resource = ["arn:aws:s3:::lambda-model-prod-models-123456789012"] }
       WriteModelVersions        = { action = ["s3:PutObject"], resource = ["arn:aws:s3:::lambda-model-prod-models-123456789012/models/versions/*"] }
+      NoPrivilegeEscalation = {
+        action   = local.no_escalation_statement.Action
+        resource = local.no_escalation_statement.Resource
+      }
     }
     error_message = "The train role reads data/ and models/, and writes only new objects under models/versions/."
+  }
+  assert {
+    condition     = alltrue([for s in jsondecode(aws_iam_role_policy.github["train"].policy).Statement : !contains(s.Action, "s3:ListBucket") || try(s.Condition, null) == null])
+    error_message = "The train role's ListBucket is unconditioned: with an s3:prefix condition a missing models/current answers 403, not 404."
   }
 }
 

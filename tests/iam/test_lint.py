@@ -1,0 +1,58 @@
+"""parliament (Duo Labs' IAM linter, with AWS's action and resource data) over every rendered policy.
+
+It catches what a hand-written policy gets wrong without any call being made: unknown actions, resource
+ARNs that do not fit the action's resource types, `*`-only actions scoped narrower, condition keys and
+types the action does not take. A finding fails the test unless it is accepted below with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+
+import parliament
+
+from tools.iam_check.rendered import BootstrapPolicies
+
+# (policy address, parliament issue) → why the finding is accepted as is.
+ACCEPTED = {
+    ('aws_iam_role_policy.github["deploy"]', "RESOURCE_POLICY_PRIVILEGE_ESCALATION"): (
+        "Terraform writes the model bucket's TLS-only bucket policy, so the deploy role needs s3:PutBucketPolicy "
+        "on that one bucket; the objects it could grant itself there are the ones it already promotes and destroys."
+    ),
+}
+
+
+def findings(document: dict) -> list[tuple[str, str]]:
+    policy = parliament.analyze_policy_string(json.dumps(document), include_community_auditors=False)
+    return [(finding.issue, str(finding.detail)) for finding in policy.findings]
+
+
+def test_rendered_policies_have_no_unaccepted_findings(bootstrap: BootstrapPolicies) -> None:
+    unaccepted = {
+        address: [(issue, detail) for issue, detail in findings(document) if (address, issue) not in ACCEPTED]
+        for address, document in bootstrap.documents.items()
+    }
+    assert {address: found for address, found in unaccepted.items() if found} == {}
+
+
+def test_every_accepted_finding_still_occurs(bootstrap: BootstrapPolicies) -> None:
+    """An acceptance outlives its reason otherwise: remove it once parliament no longer reports it."""
+    occurring = {
+        (address, issue) for address, document in bootstrap.documents.items() for issue, _ in findings(document)
+    }
+    assert set(ACCEPTED) <= occurring
+
+
+def test_the_linter_reports_the_defect_this_check_exists_for() -> None:
+    """DescribeLogGroups on named log groups (the refresh AccessDenied) is a finding, so the lint has teeth."""
+    narrowed = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "logs:DescribeLogGroups",
+                "Resource": "arn:aws:logs:eu-central-1:123456789012:log-group:x",
+            }
+        ],
+    }
+    assert "RESOURCE_MISMATCH" in [issue for issue, _ in findings(narrowed)]
