@@ -1,24 +1,11 @@
 """The gate's frozen reference set, in both store backends: written once, read back exactly, tamper-evident."""
 
-import uuid
-
-import boto3
 import numpy as np
 import pytest
 
-from lambda_model.registry.store import LocalStore, S3Store, StoreError
+from lambda_model.registry.store import LocalStore, StoreError
 from lambda_model.training.data import load_dataset
 from lambda_model.training.reference import REFERENCE_DIR, frozen_reference
-
-
-@pytest.fixture(params=["local", "s3"])
-def store(request, tmp_path):
-    if request.param == "local":
-        return LocalStore(tmp_path / "store")
-    request.getfixturevalue("aws")
-    bucket = f"models-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
-    return S3Store(bucket, "models")
 
 
 def rewrite(store, file, content):

@@ -37,16 +37,6 @@ def copy_with_version(model_dir, destination, version):
     return destination
 
 
-@pytest.fixture(params=["local", "s3"])
-def store(request, tmp_path):
-    if request.param == "local":
-        return LocalStore(tmp_path / "store")
-    request.getfixturevalue("aws")
-    bucket = f"models-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
-    return S3Store(bucket, "models")
-
-
 def test_put_promote_and_fetch_round_trip(store, model_dir, tmp_path):
     version = store.put(model_dir)
     assert store.versions() == [version]
