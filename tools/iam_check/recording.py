@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.request
 from dataclasses import dataclass
@@ -13,13 +14,21 @@ class RecordedCall:
     method: str
     url: str
     headers: dict[str, str]
+    body: bytes = b""
 
     @property
     def service(self) -> str:
         """The SigV4 signing name from the credential scope: .../<date>/<region>/<service>/aws4_request."""
+        return self._scope[3] if len(self._scope) > 3 else ""
+
+    @property
+    def region(self) -> str:
+        return self._scope[2] if len(self._scope) > 2 else ""
+
+    @property
+    def _scope(self) -> list[str]:
         authorization = next((v for k, v in self.headers.items() if k.lower() == "authorization"), "")
-        scope = authorization.partition("Credential=")[2].split(",", 1)[0].split("/")
-        return scope[3] if len(scope) > 3 else ""
+        return authorization.partition("Credential=")[2].split(",", 1)[0].split("/")
 
 
 class Recorder:
@@ -45,4 +54,6 @@ class Recorder:
 
 
 def _call(entry: dict[str, Any]) -> RecordedCall:
-    return RecordedCall(method=entry["method"], url=entry["url"], headers=dict(entry.get("headers", {})))
+    raw = entry.get("body") or ""
+    body = base64.b64decode(raw) if entry.get("body_encoded") else raw.encode()
+    return RecordedCall(method=entry["method"], url=entry["url"], headers=dict(entry.get("headers", {})), body=body)
