@@ -14,7 +14,7 @@ MODEL_STORE ?= $(CURDIR)/.models
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup serve train test lint bench lock clean iam
+.PHONY: help setup serve train test lint bench lock clean iam rehearse
 
 help: ## List the verbs
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ test-%: setup ## One folder of tests/: test-unit, -integration, -terraform, -wor
 
 iam: $(VENV)/.installed ## Recorded AWS calls per role against the rendered policies: the table, then every IAM check
 	$(PY) -m pytest tests/iam -q -s
+
+rehearse: $(VENV)/.installed ## Play bootstrap, merges, retrains from the workflows' run: steps against moto; build/rehearsal.md
+	$(PY) -m rehearsal
 
 lint: setup ## ruff, terraform fmt, hadolint, zizmor, actionlint + shellcheck, checkov
 	$(VENV)/bin/ruff check .

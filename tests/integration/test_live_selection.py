@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
+from rehearsal.steps import find_step
 from tests.support import servers
 from tests.support.servers import REPO_ROOT
-from tests.workflows.steps import find_step
 
 ROLLOUT_STEP = "Check the new version before traffic, canary it under the alarms, roll back on failure"
 

@@ -66,7 +66,7 @@ def test_a_failing_first_release_reports_no_rollback_target(
 
 def test_the_cleanup_step_skips_a_release_that_replaced_nothing() -> None:
     """The workflow's last-resort rollback must not move the alias from a version to itself either."""
-    from tests.workflows.steps import find_step
+    from rehearsal.steps import find_step
 
     condition = find_step("_release.yml", "release", "Roll back a cancelled or failed release")["if"]
     assert "steps.rollout.outputs.version != steps.rollout.outputs.previous-version" in condition

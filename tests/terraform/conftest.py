@@ -12,31 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from rehearsal.terraform import cli_config, find_mirror, plugin_cache_dir
 from tests.support.servers import REPO_ROOT
 
 TERRAFORM_DIR = REPO_ROOT / "terraform"
 ROOTS = {"stack": TERRAFORM_DIR, "bootstrap": TERRAFORM_DIR / "bootstrap"}
 # The local modules the roots call (source = "./modules/NAME" or "../modules/NAME"); each has its own tests.
 MODULES = {path.name: path for path in sorted((TERRAFORM_DIR / "modules").iterdir()) if any(path.glob("*.tf"))}
-PROVIDER = Path("registry.terraform.io/hashicorp/aws")
-# Where CI images and developer machines keep an unpacked provider mirror; TF_PLUGIN_MIRROR wins.
-MIRROR_CANDIDATES = (
-    "/opt/tf-plugins",
-    "/usr/local/share/terraform/plugins",
-    "/usr/share/terraform/plugins",
-    "~/.terraform.d/plugins",
-    "~/.local/share/terraform/plugins",
-)
-
-
-def find_mirror() -> Path | None:
-    """The first directory holding an unpacked hashicorp/aws provider for this machine."""
-    candidates = [os.environ.get("TF_PLUGIN_MIRROR", ""), *MIRROR_CANDIDATES]
-    for candidate in filter(None, candidates):
-        path = Path(candidate).expanduser()
-        if any((path / PROVIDER).glob("*/linux_amd64/terraform-provider-aws_*")):
-            return path
-    return None
 
 
 @dataclass(frozen=True)
@@ -79,33 +61,6 @@ class Terraform:
             stderr=subprocess.STDOUT,
             text=True,
         )
-
-
-def cli_config(mirror: Path | None, plugin_cache: Path) -> str:
-    """The CLI configuration the tests run terraform with.
-
-    With a mirror on this machine, hashicorp providers come only from it (no network). Without one, as on
-    a GitHub-hosted runner, terraform installs them from the registry as `terraform init` normally does:
-    the roots' committed lock files pin the versions and checksums (init runs with -lockfile=readonly), and
-    the shared plugin cache keeps one download across the session's inits and across sessions.
-    """
-    if mirror is None:
-        return f'plugin_cache_dir = "{plugin_cache}"\n'
-    return (
-        "provider_installation {\n"
-        f'  filesystem_mirror {{\n    path    = "{mirror}"\n    include = ["registry.terraform.io/hashicorp/*"]\n  }}\n'
-        '  direct {\n    exclude = ["registry.terraform.io/hashicorp/*"]\n  }\n'
-        "}\n"
-    )
-
-
-def plugin_cache_dir() -> Path:
-    """Where registry downloads are kept between sessions (TF_PLUGIN_CACHE_DIR wins, as for terraform)."""
-    configured = os.environ.get("TF_PLUGIN_CACHE_DIR")
-    cache = Path(configured) if configured else Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")) / "terraform-plugins"
-    cache = cache.expanduser()
-    cache.mkdir(parents=True, exist_ok=True)
-    return cache
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 import pytest
 
+from rehearsal.terraform import provider_override, s3_backend_override
 from tests.support.servers import aws_env
 from tests.terraform.conftest import Terraform, copy_terraform
 
@@ -34,43 +35,6 @@ ENVIRONMENT = f"t{secrets.token_hex(3)}"
 NAME = f"{NAME_PREFIX}-{ENVIRONMENT}"
 # What .github/workflows/_release.yml applies before the first image exists.
 FIRST_DEPLOY_TARGETS = ("-target=aws_ecr_repository.this", "-target=module.model_bucket")
-SERVICES = ("apigateway", "cloudwatch", "ecr", "iam", "lambda", "logs", "s3", "sts")
-
-
-def provider_override(endpoint: str) -> str:
-    endpoints = "\n".join(f'    {service:<10} = "{endpoint}"' for service in SERVICES)
-    return f"""
-provider "aws" {{
-  access_key                  = "testing"
-  secret_key                  = "testing"
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  s3_use_path_style           = true
-  endpoints {{
-{endpoints}
-  }}
-}}
-"""
-
-
-def s3_backend_override(endpoint: str) -> str:
-    """Replaces the stack's backend block (override files replace it whole): same S3 backend, local endpoint."""
-    return f"""
-terraform {{
-  backend "s3" {{
-    use_lockfile                = true
-    encrypt                     = true
-    use_path_style              = true
-    skip_credentials_validation = true
-    skip_requesting_account_id  = true
-    skip_metadata_api_check     = true
-    endpoints = {{
-      s3  = "{endpoint}"
-      sts = "{endpoint}"
-    }}
-  }}
-}}
-"""
 
 
 def push_fake_image(ecr: Any, repository: str, tag: str) -> str:

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from rehearsal import terraform as provider_installation
+from rehearsal.terraform import cli_config, find_mirror
 from tests.terraform import conftest
-from tests.terraform.conftest import cli_config, find_mirror
 
 
 def test_no_mirror_is_found_where_none_is_unpacked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TF_PLUGIN_MIRROR", str(tmp_path))
-    monkeypatch.setattr(conftest, "MIRROR_CANDIDATES", ())
+    monkeypatch.setattr(provider_installation, "MIRROR_CANDIDATES", ())
     assert find_mirror() is None
 
 

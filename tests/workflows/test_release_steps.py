@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from rehearsal.steps import find_step, run_step
 from tests.support.servers import REPO_ROOT
-from tests.workflows.steps import find_step, run_step
 
 FIRST_DEPLOY = "Create the image repository and model bucket (first deploy only)"
 READ_STORE = "Read the registry and the model store"
