@@ -9,23 +9,20 @@ Reference turn them into IAM requests, and the evaluator decides them under the 
 from __future__ import annotations
 
 import contextlib
-import http.client
-import http.server
 import json
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
 import pytest
 
 from tests.iam.conftest import ACCOUNT, REGION, STACK
 from tests.support import servers
+from tests.support.proxy import ProxiedRequest, Reply, json_reply, proxy_to
 from tools.iam_check.evaluator import Request, granted_actions
 from tools.iam_check.recording import RecordedCall, Recorder
 from tools.iam_check.rendered import BootstrapPolicies
@@ -147,46 +144,15 @@ CANARY_ALARMS = [f"{STACK}-{kind}" for kind in ("canary-errors", "canary-duratio
 def invoking_proxy(upstream: str, handler: Any, invoked: list[RecordedCall]) -> Iterator[str]:
     """moto in front, Lambda Invoke answered by the real handler (moto cannot run an image function); the
     invocations, which never reach moto's recorder, are recorded here with their signed headers."""
-    address = urlsplit(upstream)
 
-    class Proxy(http.server.BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet."""
+    def handle(request: ProxiedRequest, ask_moto: Callable[[], Reply]) -> Reply:
+        if request.method == "POST" and request.path.endswith("/invocations"):
+            invoked.append(RecordedCall(request.method, upstream + request.target, request.headers, request.body))
+            return json_reply(handler(json.loads(request.body)))
+        return ask_moto()
 
-        def forward(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if self.command == "POST" and urlsplit(self.path).path.endswith("/invocations"):
-                invoked.append(RecordedCall(self.command, upstream + self.path, dict(self.headers.items()), body))
-                self.reply(200, {"Content-Type": "application/json"}, json.dumps(handler(json.loads(body))).encode())
-                return
-            connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
-            headers = {key: value for key, value in self.headers.items() if key.lower() != "host"}
-            connection.request(self.command, self.path, body=body, headers=headers)
-            response = connection.getresponse()
-            passed = {
-                k: v
-                for k, v in response.getheaders()
-                if k.lower() not in {"content-length", "transfer-encoding", "connection"}
-            }
-            self.reply(response.status, passed, response.read())
-
-        def reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_POST = do_PUT = do_DELETE = forward
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", servers.free_port()), Proxy)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with proxy_to(upstream, handle) as endpoint:
+        yield endpoint
 
 
 def release(endpoint: str, *arguments: str) -> subprocess.CompletedProcess[str]:

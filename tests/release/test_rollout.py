@@ -9,27 +9,23 @@ chosen Lambda API call, so the code under test is the code the workflow runs.
 from __future__ import annotations
 
 import contextlib
-import http.client
-import http.server
 import json
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
 import pytest
 
 from lambda_release import rollout
-from tests.support.servers import free_port
+from tests.support.proxy import ProxiedRequest, Reply, json_reply, proxy_to
 
 TRUST_POLICY = json.dumps(
     {
@@ -323,57 +319,24 @@ def faulty_endpoint(
     moto cannot run an image function, so `invoke`, when given, answers Lambda Invoke in its place: it gets
     the event and returns the handler's response (the real handler, run here, or a fake).
     """
-    upstream_address = urlsplit(upstream)
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            """Keep pytest's output clean."""
+    def handle(request: ProxiedRequest, ask_moto: Callable[[], Reply]) -> Reply:
+        if recorded is not None:
+            recorded.requests.append((request.method, request.path, json.loads(request.body) if request.body else None))
+        fault = next((f for f in faults if f.matches(request.method, request.path)), None)
+        if fault is None and invoke is not None and request.method == INVOKE[0] and re.search(INVOKE[1], request.path):
+            return json_reply(invoke(json.loads(request.body)))
+        if fault is not None and fault.patch is None:
+            status, error_type = fault.error
+            return Reply(status, {"x-amzn-errortype": error_type}, b'{"Message": "injected fault"}')
+        reply = ask_moto()
+        if fault is not None:
+            patched = {**json.loads(reply.payload), **fault.patch}
+            reply = Reply(reply.status, reply.headers, json.dumps(patched).encode())
+        return reply
 
-        def forward(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            path = urlsplit(self.path).path
-            if recorded is not None:
-                recorded.requests.append((self.command, path, json.loads(body) if body else None))
-            fault = next((f for f in faults if f.matches(self.command, path)), None)
-            if fault is None and invoke is not None and self.command == INVOKE[0] and re.search(INVOKE[1], path):
-                self.reply(200, {"Content-Type": "application/json"}, json.dumps(invoke(json.loads(body))).encode())
-                return
-            if fault is not None and fault.patch is None:
-                status, error_type = fault.error
-                self.reply(status, {"x-amzn-errortype": error_type}, b'{"Message": "injected fault"}')
-                return
-            connection = http.client.HTTPConnection(upstream_address.hostname, upstream_address.port, timeout=30)
-            headers = {key: value for key, value in self.headers.items() if key.lower() != "host"}
-            connection.request(self.command, self.path, body=body, headers=headers)
-            response = connection.getresponse()
-            payload = response.read()
-            if fault is not None and fault.patch is not None:
-                payload = json.dumps({**json.loads(payload), **fault.patch}).encode()
-            passed_headers = {
-                key: value
-                for key, value in response.getheaders()
-                if key.lower() not in {"content-length", "transfer-encoding", "connection"}
-            }
-            self.reply(response.status, passed_headers, payload)
-
-        def reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_POST = do_PUT = do_DELETE = forward
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with proxy_to(upstream, handle) as endpoint:
+        yield endpoint
 
 
 def test_a_failed_image_update_leaves_the_alias_and_publishes_nothing(
