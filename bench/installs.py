@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support import image
+from rehearsal import image
 from tests.support.servers import REPO_ROOT
 
 BENCH_DIR = REPO_ROOT / "bench"

@@ -20,9 +20,9 @@ from typing import Any
 import boto3
 import pytest
 
+from rehearsal.proxy import ProxiedRequest, Reply, json_reply, proxy_to
 from tests.iam.conftest import ACCOUNT, REGION, STACK
 from tests.support import servers
-from tests.support.proxy import ProxiedRequest, Reply, json_reply, proxy_to
 from tools.iam_check.evaluator import Request, granted_actions
 from tools.iam_check.recording import RecordedCall, Recorder
 from tools.iam_check.rendered import BootstrapPolicies

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lambda_model.serving.predictor import Predictor
-from tests.support import image
+from rehearsal import image
 
 SEED_ROW = (5.9, 3.0, 5.1, 1.8)
 

@@ -25,7 +25,7 @@ import boto3
 import pytest
 
 from lambda_release import rollout
-from tests.support.proxy import ProxiedRequest, Reply, json_reply, proxy_to
+from rehearsal.proxy import ProxiedRequest, Reply, json_reply, proxy_to
 
 TRUST_POLICY = json.dumps(
     {

@@ -9,10 +9,11 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+from rehearsal import servers as processes
+from rehearsal.servers import free_port  # noqa: F401 (the tests reach it as servers.free_port)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN_DIR = Path(sys.executable).parent
@@ -24,58 +25,24 @@ def cli_env(**overrides: str) -> dict[str, str]:
     return {**os.environ, **overrides}
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    """Poll `url` until it answers (any HTTP status counts) or the process dies."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args!r} exited with {process.returncode} before {url} answered")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+def log_path(command: str) -> Path:
+    """Where a test's server writes its output (shown when it fails to start)."""
+    return REPO_ROOT / ".pytest_cache" / "servers" / f"{Path(command).name}-{os.getpid()}-{time.time_ns()}.log"
 
 
 @contextlib.contextmanager
 def running(
     command: list[str], probe_url: str, env: Mapping[str, str] | None = None, timeout: float = 30.0
 ) -> Iterator[subprocess.Popen]:
-    """Run `command` until the block ends; its output goes to a log file shown if it fails to start."""
-    log_path = REPO_ROOT / ".pytest_cache" / "servers" / f"{Path(command[0]).name}-{os.getpid()}-{time.time_ns()}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=dict(env or os.environ))
-        try:
-            try:
-                wait_until_up(probe_url, process, timeout)
-            except (RuntimeError, TimeoutError) as error:
-                raise RuntimeError(f"{error}\n--- {log_path} ---\n{log_path.read_text(errors='replace')}") from None
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    """Run `command` until the block ends (rehearsal.servers.running with a log under .pytest_cache)."""
+    with processes.running(command, probe_url, log_path(command[0]), env, timeout) as process:
+        yield process
 
 
 @contextlib.contextmanager
 def moto_server() -> Iterator[str]:
     """A moto server speaking S3, ECR, Lambda, IAM and STS; yields its endpoint URL."""
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    with running([str(BIN_DIR / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], f"{endpoint}/moto-api/"):
+    with processes.moto_server(log_path("moto_server")) as endpoint:
         yield endpoint
 
 

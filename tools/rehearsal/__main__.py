@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from rehearsal.moto import moto_server
+from rehearsal.servers import MOTO_OVER_HTTPS, moto_server
 from rehearsal.stages import Outcome, Rehearsal, play
 from rehearsal.steps import REPO_ROOT
 
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workspace", type=Path, default=BUILD_DIR / "rehearsal", help="checkout copy to play in")
     arguments = parser.parse_args(argv)
     started = time.monotonic()
-    with moto_server(arguments.workspace.parent / "rehearsal-moto.log") as endpoint:
+    with moto_server(arguments.workspace.parent / "rehearsal-moto.log", MOTO_OVER_HTTPS) as endpoint:
         rehearsal = Rehearsal.prepare(endpoint, arguments.workspace)
         outcomes = play(rehearsal, lambda outcome: print(line(outcome), flush=True))
     seconds = time.monotonic() - started

@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.servers import REPO_ROOT
+from rehearsal.steps import REPO_ROOT
 
 APP_DIR = REPO_ROOT / "app"
 DOCKERFILE = APP_DIR / "Dockerfile"
@@ -60,14 +60,14 @@ def stage_chain(stage: str, dockerfile: Path = DOCKERFILE) -> list[tuple[str, st
     return chain
 
 
-def requirements_files(stage: str) -> list[Path]:
+def requirements_files(stage: str, context: Path = APP_DIR) -> list[Path]:
     """The requirement files a stage's `RUN pip install -r` lines install, as paths in the build context."""
     copied = {}
     files = []
-    for keyword, rest in stage_chain(stage):
+    for keyword, rest in stage_chain(stage, context / "Dockerfile"):
         if keyword == "COPY":
             *sources, destination = shlex.split(rest)
-            copied[destination] = APP_DIR / sources[0]
+            copied[destination] = context / sources[0]
         elif keyword == "RUN" and "pip install" in rest:
             words = shlex.split(rest)
             files.append(copied[words[words.index("-r") + 1]])
@@ -102,13 +102,14 @@ def _stand_in_command(words: list[str], staged: dict[str, Path]) -> list[str]:
     raise ValueError(f"the stand-in cannot run `RUN {shlex.join(words)}`")
 
 
-def assemble(stage: str, task_root: Path, model_dir: Path) -> TaskRoot:
-    """Carry out `stage` into `task_root`; the build context's model/ is taken from `model_dir`."""
+def assemble(stage: str, task_root: Path, model_dir: Path, context: Path = APP_DIR) -> TaskRoot:
+    """Carry out `stage` of `context`'s Dockerfile into `task_root`; the build context's model/ is taken
+    from `model_dir`."""
     environment: dict[str, str] = {}
     handler = ""
     task_root.mkdir(parents=True, exist_ok=True)
     staged: dict[str, Path] = {}
-    for keyword, rest in stage_chain(stage):
+    for keyword, rest in stage_chain(stage, context / "Dockerfile"):
         rest = rest.replace(TASK_ROOT_VARIABLE, str(task_root))
         if keyword == "ENV":
             for assignment in shlex.split(rest):
@@ -117,7 +118,7 @@ def assemble(stage: str, task_root: Path, model_dir: Path) -> TaskRoot:
         elif keyword == "COPY":
             *sources, destination = shlex.split(rest)
             for source in sources:
-                origin = model_dir if source.rstrip("/") == "model" else APP_DIR / source
+                origin = model_dir if source.rstrip("/") == "model" else context / source
                 if not destination.startswith(str(task_root)):  # a scratch file for a later RUN
                     staged[destination] = origin
                 elif origin.is_dir():

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.support.servers import free_port
+from rehearsal.servers import free_port
 
 # Hop-by-hop or recomputed: the proxy sets its own Content-Length for the (possibly rewritten) payload.
 NOT_PASSED_BACK = {"content-length", "transfer-encoding", "connection"}
