@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from rehearsal import stages
 from rehearsal.servers import MOTO_OVER_HTTPS, moto_server
 from rehearsal.stages import Outcome, Rehearsal, play
 from rehearsal.steps import REPO_ROOT
@@ -29,10 +30,12 @@ def summary(outcomes: list[Outcome], seconds: float) -> str:
         [
             "# Rehearsal against moto",
             "",
-            f"Workflows' own `run:` steps, from an empty moto account, in {seconds:.0f}s.",
-            "Third-party actions replaced: checkout and setup (the workspace and make setup's virtualenvs),",
-            "configure-aws-credentials (assume-role-with-web-identity with the job's OIDC subject, checked",
-            "against the role's trust policy), ECR login (none needed).",
+            f"Whole workflow runs from their YAML, from an empty moto account, in {seconds:.0f}s.",
+            "",
+            stages.__doc__ or "",
+            "moto_server runs with the corrections rehearsal/moto_launch.py lists (HTTPS requests; Lambda's",
+            "versions keep their code; an unchanged image publishes no new version). No Docker image is built",
+            "or pushed, and nothing reaches AWS or GitHub.",
             "",
             "| stage | outcome | detail |",
             "|---|---|---|",
@@ -49,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workspace", type=Path, default=BUILD_DIR / "rehearsal", help="checkout copy to play in")
     arguments = parser.parse_args(argv)
     started = time.monotonic()
-    with moto_server(arguments.workspace.parent / "rehearsal-moto.log", MOTO_OVER_HTTPS) as endpoint:
-        rehearsal = Rehearsal.prepare(endpoint, arguments.workspace)
+    with (
+        moto_server(arguments.workspace.parent / "rehearsal-moto.log", MOTO_OVER_HTTPS) as endpoint,
+        Rehearsal.running(endpoint, arguments.workspace) as rehearsal,
+    ):
         outcomes = play(rehearsal, lambda outcome: print(line(outcome), flush=True))
     seconds = time.monotonic() - started
     arguments.summary.parent.mkdir(parents=True, exist_ok=True)

@@ -80,11 +80,16 @@ class TaskRoot:
     environment: dict[str, str]
     handler: str
 
-    def python(self, code: str, extra_env: dict[str, str] | None = None, timeout: float = 120):
-        """Run `code` with only the task root on the path, like the Lambda runtime: no site-packages."""
+    def command(self, code: str, extra_env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
+        """The command and environment that run `code` with only the task root on the path, like the
+        Lambda runtime: no site-packages."""
         env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(self.path), **self.environment, **(extra_env or {})}
+        return [sys.executable, "-S", "-c", code], env
+
+    def python(self, code: str, extra_env: dict[str, str] | None = None, timeout: float = 120):
+        command, env = self.command(code, extra_env)
         return subprocess.run(
-            [sys.executable, "-S", "-c", code],
+            command,
             env=env,
             capture_output=True,
             text=True,

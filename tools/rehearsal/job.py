@@ -10,8 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from rehearsal.conditions import JobStatus, evaluate_condition
 from rehearsal.steps import StepRun, evaluate, parse_outputs, run_step, workflow_data
+
+# `$/path` (the repository at the running commit) and `./path` (the checkout) name a local action.
+LOCAL_ACTION_PREFIXES = ("$/", "./")
 
 
 class NotRehearsable(RuntimeError):
@@ -26,6 +31,10 @@ class StepRecord:
     run: StepRun | None = None
 
 
+# A `uses:` substitute gets the job and the step's `with:` values; it returns a note for the log.
+Substitute = Callable[["Job", dict[str, str]], str]
+
+
 @dataclass
 class Job:
     workflow: str
@@ -33,10 +42,14 @@ class Job:
     workspace: Path
     env: dict[str, str]
     context: dict[str, str]
-    # `uses:` prefix -> substitute, which returns a note (and may set self.env, e.g. credentials).
-    actions: Mapping[str, Callable[[Job, dict[str, Any]], str]]
+    # `uses:` prefix -> substitute (it may set self.env, e.g. credentials). A local composite action
+    # ($/ or ./) without one runs its own steps.
+    actions: Mapping[str, Substitute]
     records: list[StepRecord] = field(default_factory=list)
     status: JobStatus = field(default_factory=JobStatus)
+    # Called after each step that has an id, with the context its outputs went to (the rehearsal replaces
+    # what it stands in for there, e.g. the API's URL).
+    after_step: Callable[[Job, str, dict[str, str]], None] | None = None
 
     @property
     def definition(self) -> dict[str, Any]:
@@ -49,11 +62,7 @@ class Job:
 
     def with_inputs(self, inputs: Mapping[str, str | bool]) -> Job:
         """inputs.* from the workflow_call defaults, overridden by `inputs` (booleans as GitHub prints them)."""
-        triggers = workflow_data(self.workflow).get(True) or {}
-        declared = (triggers.get("workflow_call") or triggers.get("workflow_dispatch") or {}).get("inputs") or {}
-        values = {name: spec.get("default", "") for name, spec in declared.items()} | dict(inputs)
-        for name, value in values.items():
-            self.context[f"inputs.{name}"] = str(value).lower() if isinstance(value, bool) else str(value)
+        self.context.update(input_context(declared_inputs(workflow_data(self.workflow)), inputs))
         return self
 
     def step_with(self, step: Mapping[str, Any]) -> dict[str, str]:
@@ -64,32 +73,55 @@ class Job:
         self.env.update(
             {name: evaluate(value, self.context) for name, value in (self.definition.get("env") or {}).items()}
         )
-        for step in self.definition["steps"]:
-            name = step.get("name") or step.get("id") or step.get("uses", "")
-            if not evaluate_condition(step.get("if"), self.context, self.status):
-                self.records.append(StepRecord(name, "skipped"))
-                continue
-            if "uses" in step:
-                self.records.append(self.substitute(name, step))
-                continue
-            run = run_step(step, self.workspace, self.context, self.env, inherit_env=False)
-            outcome = "success" if run.returncode == 0 else "failure"
-            self.records.append(StepRecord(name, outcome, run=run))
-            if step.get("id"):
-                self.context[f"steps.{step['id']}.outcome"] = outcome
-                for key, value in run.outputs.items():
-                    self.context[f"steps.{step['id']}.outputs.{key}"] = value
-            self.env.update(parse_outputs((self.workspace / ".github-github_env").read_text()))
-            if outcome == "failure" and not step.get("continue-on-error"):
-                self.status = JobStatus(failed=True)
+        self.status = self.run_steps(self.definition["steps"], self.context, prefix="")
         return not self.status.failed
 
-    def substitute(self, name: str, step: dict[str, Any]) -> StepRecord:
-        uses = step["uses"]
+    def run_steps(self, steps: list[dict[str, Any]], context: dict[str, str], prefix: str) -> JobStatus:
+        """`steps` under `context` (the job's, or a composite action's own); the status they end with."""
+        status = JobStatus()
+        for step in steps:
+            name = prefix + (step.get("name") or step.get("id") or step.get("uses", ""))
+            if not evaluate_condition(step.get("if"), context, status):
+                self.records.append(StepRecord(name, "skipped"))
+                continue
+            settings = {key: evaluate(value, context) for key, value in (step.get("with") or {}).items()}
+            if "uses" in step:
+                outcome, outputs = self.use(name, step["uses"], settings, context)
+            else:
+                run = run_step(step, self.workspace, context, self.env, inherit_env=False)
+                outcome, outputs = ("success" if run.returncode == 0 else "failure"), run.outputs
+                self.records.append(StepRecord(name, outcome, run=run))
+                self.env.update(parse_outputs((self.workspace / ".github-github_env").read_text()))
+            if step.get("id"):
+                context[f"steps.{step['id']}.outcome"] = outcome
+                for key, value in outputs.items():
+                    context[f"steps.{step['id']}.outputs.{key}"] = value
+                if self.after_step is not None and outcome == "success":
+                    self.after_step(self, step["id"], context)
+            if outcome == "failure" and not step.get("continue-on-error"):
+                status = JobStatus(failed=True)
+        return status
+
+    def use(self, name: str, uses: str, settings: dict[str, str], context: dict[str, str]) -> tuple[str, dict]:
+        """A `uses:` step: its substitute, or a local composite action's own steps. (outcome, outputs)."""
         for prefix, action in self.actions.items():
             if prefix in uses:
-                return StepRecord(name, "substituted", action(self, step))
-        raise NotRehearsable(f"{self.workflow}:{self.job_id} step {name!r} uses {uses}, which has no substitute")
+                self.records.append(StepRecord(name, "substituted", action(self, settings)))
+                return "success", {}
+        if not uses.startswith(LOCAL_ACTION_PREFIXES):
+            raise NotRehearsable(f"{self.workflow}:{self.job_id} step {name!r} uses {uses}, which has no substitute")
+        action = yaml.safe_load((self.workspace / uses.split("/", 1)[1] / "action.yml").read_text())
+        if action["runs"].get("using") != "composite":
+            raise NotRehearsable(f"{uses} is not a composite action")
+        own = {key: value for key, value in context.items() if not key.startswith(("steps.", "inputs."))}
+        own.update(input_context(action.get("inputs") or {}, settings))
+        status = self.run_steps(action["runs"]["steps"], own, prefix=f"{name} / ")
+        outputs = {key: evaluate(spec["value"], own) for key, spec in (action.get("outputs") or {}).items()}
+        return ("failure" if status.failed else "success"), outputs
+
+    def outputs(self) -> dict[str, str]:
+        """The job's `outputs:`, evaluated once it ran (what `needs.<job>.outputs` sees)."""
+        return {name: evaluate(value, self.context) for name, value in (self.definition.get("outputs") or {}).items()}
 
     def output(self, step_id: str, name: str) -> str:
         return self.context.get(f"steps.{step_id}.outputs.{name}", "")
@@ -104,6 +136,28 @@ class Job:
 
     def stdout(self) -> str:
         return "\n".join(record.run.stdout for record in self.records if record.run)
+
+
+def triggers_of(workflow: Mapping[str, Any]) -> dict[str, Any]:
+    """The `on:` block as a mapping (YAML 1.1 reads the key `on` as True; it may be a name or a list)."""
+    triggers = workflow.get(True, workflow.get("on")) or {}
+    if isinstance(triggers, str | list):
+        return dict.fromkeys([triggers] if isinstance(triggers, str) else triggers)
+    return dict(triggers)
+
+
+def declared_inputs(workflow: Mapping[str, Any]) -> dict[str, Any]:
+    triggers = triggers_of(workflow)
+    return ((triggers.get("workflow_call") or triggers.get("workflow_dispatch")) or {}).get("inputs") or {}
+
+
+def input_context(declared: Mapping[str, Any], given: Mapping[str, str | bool]) -> dict[str, str]:
+    """inputs.* from the declared defaults, overridden by `given` (booleans as GitHub prints them)."""
+    values = {name: (spec or {}).get("default", "") for name, spec in declared.items()} | dict(given)
+    return {
+        f"inputs.{name}": str(value).lower() if isinstance(value, bool) else str(value)
+        for name, value in values.items()
+    }
 
 
 def oidc_subject(repository_subject: str, environment: str | None, ref: str = "refs/heads/main") -> str:

@@ -1,18 +1,32 @@
-"""moto_server with one correction for the rehearsal: every request stands in for an HTTPS one.
+"""moto_server with the corrections the rehearsal needs to see what AWS would do.
 
-The buckets' policies deny `aws:SecureTransport = false`. moto cannot evaluate that condition and applies
-the Deny to every object call; on AWS the workflows always use HTTPS, so the statement never applies to
-them. The policy is evaluated here as AWS would for an HTTPS request: without those statements."""
+1. Every request stands in for an HTTPS one. The buckets' policies deny `aws:SecureTransport = false`;
+   moto cannot evaluate that condition and applies the Deny to every object call. On AWS the workflows
+   always use HTTPS, so the statement never applies to them: the policy is evaluated without it.
+2. A published version keeps the code it was published with. moto copies a function shallowly on
+   PublishVersion, so the next UpdateFunctionCode rewrites the ImageUri every earlier version reports.
+3. UpdateFunctionCode with the image the function already runs changes nothing, so the next
+   PublishVersion returns the latest version, as Lambda does (moto would publish a new one). The first
+   release depends on it: Terraform published version 1 from the very image the rollout then deploys.
+4. Lambda looks an image up in the registry, as AWS does: a function cannot name an image that was never
+   pushed, and its CodeSha256 is the image's digest (moto's default stubs ECR out).
+"""
 
 from __future__ import annotations
 
+import copy
 import json
+import os
 import sys
+from typing import Any
 
 from moto import server
+from moto.awslambda.models import LambdaFunction, LambdaStorage
 from moto.s3.models import FakeBucket
 
 _get_permission = FakeBucket.get_permission
+_publish_version = LambdaStorage.publish_version
+_update_function_code = LambdaFunction.update_function_code
 
 
 def insecure_transport_only(statement: dict) -> bool:
@@ -36,7 +50,25 @@ def get_permission_over_https(self: FakeBucket, action: str, resource: str):
         self.policy = original
 
 
+def publish_version_with_its_own_code(self: LambdaStorage, name_or_arn: str, description: str = ""):
+    version = _publish_version(self, name_or_arn, description)
+    if version is not None and version.version != "$LATEST":
+        version.code = copy.deepcopy(version.code)
+    return version
+
+
+def update_function_code_as_lambda(self: LambdaFunction, updated_spec: dict[str, Any]) -> dict[str, Any]:
+    unchanged_since = (self.code_or_config_updated, self.code_sha_256)
+    configuration = _update_function_code(self, updated_spec)
+    if self.code_sha_256 == unchanged_since[1]:
+        self.code_or_config_updated = unchanged_since[0]
+    return configuration
+
+
 FakeBucket.get_permission = get_permission_over_https
+LambdaStorage.publish_version = publish_version_with_its_own_code
+LambdaFunction.update_function_code = update_function_code_as_lambda
 
 if __name__ == "__main__":
+    os.environ["MOTO_LAMBDA_STUB_ECR"] = "FALSE"
     server.main(sys.argv[1:])

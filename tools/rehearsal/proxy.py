@@ -20,6 +20,8 @@ from rehearsal.servers import free_port
 
 # Hop-by-hop or recomputed: the proxy sets its own Content-Length for the (possibly rewritten) payload.
 NOT_PASSED_BACK = {"content-length", "transfer-encoding", "connection"}
+# The body is forwarded whole, with its own Content-Length.
+NOT_FORWARDED = {"host", "transfer-encoding", "expect", "connection", "content-length"}
 
 
 @dataclass(frozen=True)
@@ -56,29 +58,50 @@ def proxy_to(upstream: str, handle: Handle) -> Iterator[str]:
     address = urlsplit(upstream)
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        # HTTP/1.1: keep-alive, and `Expect: 100-continue` answered (the Go SDK in Terraform's provider asks).
+        protocol_version = "HTTP/1.1"
+
         def log_message(self, format: str, *args: Any) -> None:
             """Keep pytest's output clean."""
 
         def forward(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = self.read_body()
             request = ProxiedRequest(self.command, self.path, dict(self.headers.items()), body)
             reply = handle(request, lambda: self.ask_upstream(request))
             self.send_response(reply.status)
             for key, value in reply.headers.items():
-                self.send_header(key, value)
+                if self.command != "HEAD" or key.lower() != "content-length":
+                    self.send_header(key, value)
+            if self.command == "HEAD":  # the size of what a GET would send, which HEAD does not
+                self.send_header("Content-Length", reply.headers.get("Content-Length", "0"))
+                self.end_headers()
+                return
             self.send_header("Content-Length", str(len(reply.payload)))
             self.end_headers()
             self.wfile.write(reply.payload)
 
+        def read_body(self) -> bytes:
+            if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = bytearray()
+            while size := int(self.rfile.readline().split(b";")[0], 16):
+                body += self.rfile.read(size)
+                self.rfile.readline()  # the CRLF after the chunk
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return bytes(body)
+
         def ask_upstream(self, request: ProxiedRequest) -> Reply:
-            connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
-            headers = {key: value for key, value in request.headers.items() if key.lower() != "host"}
+            connection = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+            headers = {key: value for key, value in request.headers.items() if key.lower() not in NOT_FORWARDED}
             connection.request(request.method, request.target, body=request.body, headers=headers)
             response = connection.getresponse()
             passed = {key: value for key, value in response.getheaders() if key.lower() not in NOT_PASSED_BACK}
+            if request.method == "HEAD" and response.getheader("Content-Length"):
+                passed["Content-Length"] = response.getheader("Content-Length", "0")
             return Reply(response.status, passed, response.read())
 
-        do_GET = do_POST = do_PUT = do_DELETE = forward
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = forward
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -1,12 +1,26 @@
-"""The documented life of the repository, stage by stage, against one moto server (docs/deploy.md)."""
+"""The documented life of the repository, stage by stage, against one moto server (docs/deploy.md).
+
+Each stage runs whole workflows (rehearsal.workflow) from their YAML. What has no local equivalent is
+replaced, and every replacement says what it does in the job's log:
+- checkout and setup: the workspace (a copy of this checkout) and `make setup`'s virtualenvs;
+- configure-aws-credentials: assume-role-with-web-identity with the OIDC subject the job would present,
+  checked against the role's trust policy first (moto checks none);
+- Docker: the build's serving stage is assembled without Docker (rehearsal.image) and pushed to moto's ECR
+  as a manifest; Lambda runs the handler from that assembled stage (rehearsal.lambda_service), as the PR
+  smoke test does;
+- API Gateway: the stage is served on 127.0.0.1 from the API moto keeps (rehearsal.gateway), and the live
+  tests are pointed there.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,9 +28,13 @@ from typing import Any
 import boto3
 
 from lambda_model.registry.store import NO_POINTER
-from rehearsal.job import Job, NotRehearsable, oidc_subject, unsigned_token
-from rehearsal.steps import REPO_ROOT
+from rehearsal import gateway, image
+from rehearsal.job import Job, oidc_subject, unsigned_token
+from rehearsal.lambda_service import LambdaService
+from rehearsal.proxy import proxy_to
+from rehearsal.steps import REPO_ROOT, workflow_data
 from rehearsal.terraform import cli_config, find_mirror, plugin_cache_dir, provider_override, s3_backend_override
+from rehearsal.workflow import WorkflowRun, play_workflow
 
 REGION = "eu-central-1"
 # A repository created after 2026-07-15: its tokens carry the immutable subject (owner@ID/name@ID).
@@ -30,8 +48,27 @@ ENVIRONMENT = "live"
 # Leaves larger than the data set: trees that never split, one class for every flower. The gate must refuse it.
 WEAK_PARAMETERS = "min_samples_leaf=1000"
 GATE_STEP = "Gate against production on the same hold-out"
-# What the workflows run from the checkout besides terraform/ (which is copied, with the moto overrides).
-CHECKOUT_LINKS = (".venv", "app", "tests", "tools", "pyproject.toml", "Makefile", "requirements")
+ROLLOUT_STEP = "Check the new version before traffic, canary it under the alarms, roll back on failure"
+# The release's canary is 10 minutes by default; the rehearsal waits 6 seconds (one alarm check either side).
+RELEASE_INPUTS = {"canary-minutes": "0.1"}
+# deploy.yml's checks job is `make lint` + `make test`, which CI runs on this very commit.
+NOT_PLAYED = {"checks": "make lint and make test, which CI runs itself"}
+# A merge that breaks the stage root (where the seed's curl posts) but not /predict or /health: the
+# pre-traffic check and the canary pass, the live contract tests do not.
+BROKEN_ROOT_ROUTE = """
+
+# Injected by the rehearsal's "failing release" stage.
+_released_handler = handler
+
+
+def handler(event, context):
+    if event.get("path") == "/":
+        raise RuntimeError("a merge that broke the stage root")
+    return _released_handler(event, context)
+"""
+HANDLER_SOURCE = Path("app/lambda_model/serving/handler.py")
+# What the workflows run from the checkout besides app/ and terraform/ (copied: the build writes app/model).
+CHECKOUT_LINKS = (".venv", ".github", "tests", "tools", "pyproject.toml", "Makefile", "requirements")
 
 
 class StageFailed(AssertionError):
@@ -50,31 +87,49 @@ class Outcome:
 class Rehearsal:
     """One empty moto account, one checkout copy, and what each stage leaves for the next."""
 
-    endpoint: str
+    endpoint: str  # what the workflows call: the proxy in front of moto
+    moto_endpoint: str
     workspace: Path
-    variables: dict[str, str] = field(default_factory=dict)
-    subjects: dict[str, list[str]] = field(default_factory=dict)
+    service: LambdaService
+    scopes: dict[str, dict[str, str]] = field(default_factory=dict)  # GitHub variables by scope
+    commits: int = 0
     run_number: int = 0
+    gateways: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     # -- the machine ------------------------------------------------------------------------------
     @classmethod
-    def prepare(cls, endpoint: str, workspace: Path) -> Rehearsal:
+    @contextlib.contextmanager
+    def running(cls, moto_endpoint: str, workspace: Path) -> Iterator[Rehearsal]:
         if workspace.exists():
             shutil.rmtree(workspace)
         workspace.mkdir(parents=True)
         for name in CHECKOUT_LINKS:
             (workspace / name).symlink_to(REPO_ROOT / name)
+        shutil.copytree(REPO_ROOT / "app", workspace / "app", ignore=shutil.ignore_patterns("model", "__pycache__"))
         shutil.copytree(
             REPO_ROOT / "terraform",
             workspace / "terraform",
             ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*_override.tf", "*.tfplan", "tests"),
         )
-        (workspace / "terraform" / "moto_override.tf").write_text(
-            s3_backend_override(endpoint) + provider_override(endpoint, static_credentials=False)
+        service = LambdaService(
+            moto_client(moto_endpoint, "lambda"), moto_client(moto_endpoint, "ecr"), workspace / "containers"
         )
-        (workspace / "terraform" / "bootstrap" / "moto_override.tf").write_text(provider_override(endpoint))
-        (workspace / "terraformrc").write_text(cli_config(find_mirror(), plugin_cache_dir()))
-        return cls(endpoint, workspace)
+        with proxy_to(moto_endpoint, service.handle) as endpoint:
+            (workspace / "terraform" / "moto_override.tf").write_text(
+                s3_backend_override(endpoint) + provider_override(endpoint, static_credentials=False)
+            )
+            (workspace / "terraform" / "bootstrap" / "moto_override.tf").write_text(provider_override(endpoint))
+            (workspace / "terraformrc").write_text(cli_config(find_mirror(), plugin_cache_dir()))
+            rehearsal = cls(endpoint, moto_endpoint, workspace, service)
+            try:
+                with rehearsal.gateways:
+                    yield rehearsal
+            finally:
+                service.stop()
+
+    @property
+    def sha(self) -> str:
+        return f"{self.commits:040x}"
 
     def runner_env(self) -> dict[str, str]:
         """A fresh runner: no credentials or TF_ variables of the caller, AWS calls sent to moto."""
@@ -88,6 +143,10 @@ class Rehearsal:
             TF_INPUT="0",
             CHECKPOINT_DISABLE="1",
             GITHUB_ACTIONS="true",
+            GITHUB_SHA=self.sha,
+            GITHUB_REF="refs/heads/main",
+            GITHUB_REPOSITORY=GITHUB_REPOSITORY,
+            GITHUB_RUN_ID=str(1000 + self.run_number),
         )
         return env
 
@@ -101,38 +160,59 @@ class Rehearsal:
         }
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id="admin",
-            aws_secret_access_key="admin",  # noqa: S106 (moto accepts any key)
-        )
+        return moto_client(self.moto_endpoint, service)
+
+    @property
+    def variables(self) -> dict[str, str]:
+        return self.scopes.get("repository", {})
 
     # -- a workflow run -----------------------------------------------------------------------------
-    def job(self, workflow: str, job_id: str, caller: str, inputs: dict[str, str | bool] | None = None) -> Job:
-        self.run_number += 1
-        context = {f"vars.{name}": value for name, value in self.variables.items()}
-        context.update({"github.run_id": str(1000 + self.run_number), "github.workflow": caller})
-        job = Job(workflow, job_id, self.workspace, self.runner_env(), context, self.actions())
-        return job.with_inputs(inputs or {})
+    def play(self, workflow: str, inputs: Mapping[str, str] | None = None) -> WorkflowRun:
+        context = {
+            "github.workflow": workflow_data(workflow)["name"],
+            "github.sha": self.sha,
+            "github.ref": "refs/heads/main",
+            "github.repository": GITHUB_REPOSITORY,
+            **{f"vars.{name}": value for name, value in self.variables.items()},
+        }
+        return play_workflow(workflow, self.make_job, inputs, context, NOT_PLAYED)
 
-    def actions(self) -> dict[str, Callable[[Job, dict[str, Any]], str]]:
+    def make_job(self, workflow: str, job_id: str, inputs: Mapping[str, str]) -> Job:
+        self.run_number += 1
+        if workflow == "_release.yml":
+            inputs = {**inputs, **RELEASE_INPUTS}
+        job = Job(workflow, job_id, self.workspace, self.runner_env(), {}, self.actions(), after_step=self.after_step)
+        # A job sees the repository's variables and those of its environment only.
+        visible = {**self.variables, **self.scopes.get(job.environment or "", {})}
+        job.context.update({f"vars.{name}": value for name, value in visible.items()})
+        job.context.update(
+            {
+                "github.run_id": str(1000 + self.run_number),
+                "github.workflow": workflow_data(workflow)["name"],
+                "github.sha": self.sha,
+            }
+        )
+        return job.with_inputs(inputs)
+
+    def actions(self) -> dict[str, Callable[[Job, dict[str, str]], str]]:
         return {
-            "actions/checkout@": lambda job, step: "the workspace is the checkout",
-            "actions/setup-python@": lambda job, step: f"Python of {REPO_ROOT / '.venv'}",
-            "/.github/actions/setup": lambda job, step: "make setup's virtualenvs and the local terraform",
+            "actions/checkout@": lambda job, settings: "the workspace is the checkout",
+            "actions/setup-python@": lambda job, settings: f"Python of {REPO_ROOT / '.venv'}",
+            "/.github/actions/setup": lambda job, settings: "make setup's virtualenvs and the local terraform",
+            "hashicorp/setup-terraform@": lambda job, settings: "the local terraform",
             "aws-actions/configure-aws-credentials@": self.assume_role,
-            "aws-actions/amazon-ecr-login@": lambda job, step: "moto's registry needs no docker login",
+            "aws-actions/amazon-ecr-login@": lambda job, settings: "moto's registry needs no docker login",
+            "docker/setup-buildx-action@": lambda job, settings: "no builder: the stage is assembled without Docker",
+            "docker/build-push-action@": self.build_and_push,
+            "actions/upload-artifact@": lambda job, settings: f"{settings.get('path')} stays in the workspace",
         }
 
-    def assume_role(self, job: Job, step: dict[str, Any]) -> str:
+    def assume_role(self, job: Job, settings: dict[str, str]) -> str:
         """configure-aws-credentials: the job's OIDC token exchanged for the role's session. moto checks no
         trust policy, so the subject is checked against the role's here, as STS would."""
-        settings = job.step_with(step)
         role_arn, region = settings.get("role-to-assume", ""), settings.get("aws-region", "")
         if not role_arn or not region:
-            raise StageFailed(f"{step.get('name')}: role-to-assume {role_arn!r} / aws-region {region!r} is empty")
+            raise StageFailed(f"{job.job_id}: role-to-assume {role_arn!r} / aws-region {region!r} is empty")
         subject = oidc_subject(REPOSITORY_SUBJECT, job.environment)
         role = self.client("iam").get_role(RoleName=role_arn.rsplit("/", 1)[1])["Role"]
         trusted = [
@@ -160,6 +240,64 @@ class Rehearsal:
         )
         return f"assume-role-with-web-identity as {subject}"
 
+    def build_and_push(self, job: Job, settings: dict[str, str]) -> str:
+        """docker/build-push-action: the target stage assembled from the build context without Docker, and
+        registered in moto's ECR under the tag (a manifest; moto keeps no layers)."""
+        context = self.workspace / settings["context"]
+        tag = settings["tags"]
+        folder = self.workspace / "images" / tag.rsplit(":", 1)[1]
+        if folder.exists():
+            shutil.rmtree(folder)
+        task_root = image.assemble(settings["target"], folder, context / "model", context)
+        if settings.get("push") != "true":
+            return f"stage {settings['target']} assembled in {folder} (not pushed)"
+        repository_url, _, image_tag = tag.rpartition(":")
+        digest = self.service.push(repository_url.split("/", 1)[1], image_tag, task_root)
+        return f"stage {settings['target']} assembled without Docker in {folder}; pushed as {image_tag} ({digest})"
+
+    def after_step(self, job: Job, step_id: str, context: dict[str, str]) -> None:
+        """The release's "Read the function and endpoint": the API's invoke URL is served here instead."""
+        if job.workflow != "_release.yml" or step_id != "stack":
+            return
+        invoke_url = context[f"steps.{step_id}.outputs.endpoint-url"]
+        api = gateway.Api.read(self.client("apigateway"), self.client("lambda"), invoke_url)
+        local_url = self.gateways.enter_context(gateway.serving(api, moto_client(self.endpoint, "lambda")))
+        context[f"steps.{step_id}.outputs.endpoint-url"] = local_url
+        job.records[-1].note = f"API Gateway stand-in: {invoke_url} served at {local_url}"
+
+    # -- what the stages look at --------------------------------------------------------------------
+    def alias(self, function: str, name: str = "live") -> tuple[str, dict[str, float]]:
+        alias = self.client("lambda").get_alias(FunctionName=function, Name=name)
+        return alias["FunctionVersion"], (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+
+    def promoted(self) -> str:
+        """The store's current version (`*` in `lambda_model versions`), empty when none."""
+        store = f"s3://{self.variables['MODEL_BUCKET']}/models"
+        listing = subprocess.run(
+            [str(REPO_ROOT / ".venv" / "bin" / "python"), "-m", "lambda_model", "versions", "--store", store],
+            env=self.admin_env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        current = [line.split()[1] for line in listing.splitlines() if line.startswith("*")]
+        return current[0] if current else ""
+
+    def terraform(self, root: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            ["terraform", *arguments], cwd=root, env=self.admin_env(), capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise StageFailed(
+                f"terraform {arguments[0]} in {root.name} exited {result.returncode}\n{result.stderr[-4000:]}"
+            )
+        return result
+
+    def release_outputs(self, run: WorkflowRun) -> tuple[Job, dict[str, str]]:
+        job = run.job("release")
+        return job, {key.removeprefix("steps.rollout.outputs."): value for key, value in job.context.items()
+                     if key.startswith("steps.rollout.outputs.")}  # fmt: skip
+
     # -- the stages ---------------------------------------------------------------------------------
     def bootstrap(self) -> str:
         """docs/infrastructure.md: apply terraform/bootstrap with admin credentials, set the variables."""
@@ -176,20 +314,22 @@ class Rehearsal:
         self.terraform(root, "init", "-no-color")
         self.terraform(root, "apply", "-auto-approve", "-no-color", *arguments)
         outputs = json.loads(self.terraform(root, "output", "-json").stdout)
-        for scope in outputs["github_variables"]["value"].values():
-            self.variables.update(scope)
-        self.subjects = outputs["github_subjects"]["value"]
+        self.scopes = outputs["github_variables"]["value"]
         self.client("s3").head_bucket(Bucket=self.variables["TF_STATE_BUCKET"])
-        return f"state bucket {self.variables['TF_STATE_BUCKET']}, {len(self.variables)} GitHub variables"
+        count = sum(len(scope) for scope in self.scopes.values())
+        return (
+            f"state bucket {self.variables['TF_STATE_BUCKET']}, {count} GitHub variables in {len(self.scopes)} scopes"
+        )
 
     def first_merge(self) -> tuple[str, str]:
         """deploy.yml on the first merge: the release creates the registry and the bucket, then stops with
         "no model yet" (nothing to build, nothing deployed)."""
-        job = self.job("_release.yml", "release", caller="deploy")
-        succeeded = job.run()
-        log = job.log()
-        if not succeeded:
-            raise StageFailed(f"the release job failed\n{log}")
+        self.commits += 1
+        run = self.play("deploy.yml")
+        log = run.log()
+        if not run.succeeded:
+            raise StageFailed(f"the deploy run failed\n{log}")
+        job = run.job("release")
         if job.output("model", "uri") != "" or "title=No model yet" not in job.stdout():
             raise StageFailed(f"the release did not end with 'no model yet'\n{log}")
         repository = job.output("store", "repository").split("/", 1)[1]
@@ -206,68 +346,132 @@ class Rehearsal:
         return f"no model yet; repository {repository} and bucket {bucket} created, no function", log
 
     def first_retrain(self) -> tuple[str, str]:
-        """retrain.yml: train a version (not promoted), gate it against "no production" (the release and the
-        promotion that follow need the image, see RELEASE_NOT_REHEARSED)."""
-        job = self.job("retrain.yml", "train", caller="retrain")
-        succeeded = job.run()
-        log = job.log()
-        if not succeeded:
-            raise StageFailed(f"the train job failed\n{log}")
-        version, pointer = job.output("train", "version"), job.output("gate", "pointer-tag")
-        if not version or not job.output("train", "uri").startswith(f"s3://{self.variables['MODEL_BUCKET']}/"):
-            raise StageFailed(f"the train step wrote no version in the model bucket\n{log}")
+        """retrain.yml: train a version, gate it against "no production", release it (Terraform creates the
+        function from its image: version 1, checked in place), then promote it."""
+        run = self.play("retrain.yml")
+        log = run.log()
+        if not run.succeeded:
+            raise StageFailed(f"the retrain run failed\n{log}")
+        train = run.job("train")
+        version, pointer = train.output("train", "version"), train.output("gate", "pointer-tag")
         if pointer != NO_POINTER:
             raise StageFailed(f"the gate judged production pointer {pointer!r}, not {NO_POINTER!r} (none yet)\n{log}")
-        raise NotRehearsable(
-            f"train and gate ran green (version {version}, gate passed against no production, nothing promoted); "
-            f"release + promote: {RELEASE_NOT_REHEARSED}",
+        job, rollout = self.release_outputs(run)
+        function = job.output("stack", "function-name")
+        if (rollout.get("status"), rollout.get("version")) != ("live", "1") or self.alias(function) != ("1", {}):
+            raise StageFailed(
+                f"the first release is not version 1 live: {rollout}, alias {self.alias(function)}\n{log}"
+            )
+        if self.promoted() != version:
+            raise StageFailed(f"model {version} was released but {self.promoted()!r} is promoted\n{log}")
+        return (
+            f"model {version} trained, gated (no production yet), released as version 1 "
+            f"({rollout['outcome']}), promoted",
             log,
         )
 
-    def failing_gate(self) -> str:
-        """retrain.yml with parameters that cannot learn: the gate fails the train job, so the release job
-        (needs: train) never starts and nothing is promoted."""
-        job = self.job("retrain.yml", "train", caller="retrain", inputs={"params": WEAK_PARAMETERS})
-        if job.run():
-            raise StageFailed(f"the train job passed the gate with {WEAK_PARAMETERS}\n{job.log()}")
+    def merge(self) -> tuple[str, str]:
+        """deploy.yml on a later merge: the promoted model in a new image, published as version 2, canary
+        under the alarms, all traffic, live contract tests."""
+        self.commits += 1
+        run = self.play("deploy.yml")
+        log = run.log()
+        job, rollout = self.release_outputs(run)
+        function = job.output("stack", "function-name")
+        if not run.succeeded or (rollout.get("status"), rollout.get("version")) != ("live", "2"):
+            raise StageFailed(f"the release did not make version 2 live: {rollout}\n{log}")
+        if self.alias(function) != ("2", {}):
+            raise StageFailed(f"the alias serves {self.alias(function)}, not version 2 alone\n{log}")
+        if job.output("build", "model-version") != self.promoted():
+            raise StageFailed(f"the image carries model {job.output('build', 'model-version')}, not the promoted one")
+        return f"version 2 (model {self.promoted()}) live after {rollout['outcome']} and the live tests", log
+
+    def failing_release(self) -> tuple[str, str]:
+        """deploy.yml with a merge that breaks the stage root: the pre-traffic check and the canary pass, the
+        live contract tests fail, the rollout moves the alias back to version 2."""
+        self.commits += 1
+        source = self.workspace / HANDLER_SOURCE
+        released = source.read_text()
+        source.write_text(released + BROKEN_ROOT_ROUTE)
+        try:
+            run = self.play("deploy.yml")
+        finally:
+            source.write_text(released)
+        log = run.log()
+        job, rollout = self.release_outputs(run)
+        function = job.output("stack", "function-name")
         failed = [record.name for record in job.records if record.outcome == "failure"]
-        if failed != [GATE_STEP]:
-            raise StageFailed(f"expected only {GATE_STEP!r} to fail, not {failed}\n{job.log()}")
-        store = f"s3://{self.variables['MODEL_BUCKET']}/models"
-        listing = subprocess.run(
-            [str(REPO_ROOT / ".venv" / "bin" / "python"), "-m", "lambda_model", "versions", "--store", store],
-            env=self.admin_env(),
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        if any(line.startswith("*") for line in listing.splitlines()):
-            raise StageFailed(f"a version is promoted after a failed gate:\n{listing}")
-        return f"gate failed ({WEAK_PARAMETERS}), release job not started, nothing promoted"
-
-    def terraform(self, root: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            ["terraform", *arguments], cwd=root, env=self.admin_env(), capture_output=True, text=True, check=False
+        if run.succeeded or failed != [ROLLOUT_STEP]:
+            raise StageFailed(f"expected the release to fail at its rollout only, failed steps: {failed}\n{log}")
+        if (rollout.get("status"), rollout.get("version"), rollout.get("previous-version")) != (
+            "rolled-back",
+            "3",
+            "2",
+        ):
+            raise StageFailed(f"the rollout did not roll version 3 back to 2: {rollout}\n{log}")
+        if self.alias(function) != ("2", {}):
+            raise StageFailed(f"the alias serves {self.alias(function)} after the rollback, not version 2 alone\n{log}")
+        return (
+            f"version 3 passed pre-traffic and canary, failed the live tests ({rollout['outcome']}), rolled back to 2",
+            log,
         )
-        if result.returncode != 0:
+
+    def manual_rollback(self) -> tuple[str, str]:
+        """rollback.yml without inputs: the alias goes back to the version the live one replaced."""
+        run = self.play("rollback.yml")
+        log = run.log()
+        function = run.job("rollback").output("stack", "function-name")
+        if not run.succeeded or self.alias(function) != ("1", {}):
+            raise StageFailed(f"the rollback did not move the alias to version 1: {self.alias(function)}\n{log}")
+        return "the alias moved from version 2 back to 1 (the version 2 replaced)", log
+
+    def drift_check(self) -> tuple[str, str]:
+        """drift.yml: a plan of main with the plan role after all of the above is empty (the rollout's alias
+        and image changes are the rollout's, not drift)."""
+        run = self.play("drift.yml")
+        log = run.log()
+        plan = run.job("plan")
+        if not run.succeeded or plan.output("plan", "changes") != "false":
             raise StageFailed(
-                f"terraform {arguments[0]} in {root.name} exited {result.returncode}\n{result.stderr[-4000:]}"
+                f"the drift check found changes or failed (exit {plan.output('plan', 'exitcode')})\n{log}"
             )
-        return result
+        return "terraform plan -detailed-exitcode: no changes", log
+
+    def failing_gate(self) -> tuple[str, str]:
+        """retrain.yml with parameters that cannot learn: the gate fails the train job, so the release job
+        (needs: train) never starts and the promoted model stays."""
+        promoted = self.promoted()
+        run = self.play("retrain.yml", {"params": WEAK_PARAMETERS})
+        log = run.log()
+        failed = [record.name for record in run.job("train").records if record.outcome == "failure"]
+        if run.succeeded or failed != [GATE_STEP]:
+            raise StageFailed(f"expected only {GATE_STEP!r} to fail, not {failed}\n{log}")
+        if run.results["release"].result != "skipped":
+            raise StageFailed(f"the release job ran after a failed gate: {run.results['release'].result}\n{log}")
+        if self.promoted() != promoted:
+            raise StageFailed(f"model {self.promoted()} is promoted after a failed gate, not {promoted}\n{log}")
+        return f"gate failed ({WEAK_PARAMETERS}), release job skipped, model {promoted} stays promoted", log
 
 
-# The documented order (issue 9 / docs/deploy.md). A stage without a method is reported as not rehearsed.
-# Building no image leaves Lambda nothing to run: the handler-from-the-serving-stage substitute the PR smoke
-# test uses is not wired into the rollout yet.
-RELEASE_NOT_REHEARSED = "needs the image built and the function invoked (not wired in yet)"
-STAGES: tuple[tuple[str, str | None], ...] = (
+def moto_client(endpoint: str, service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="admin",
+        aws_secret_access_key="admin",  # noqa: S106 (moto accepts any key)
+    )
+
+
+# The documented order (issue 9 / docs/deploy.md): (stage, method).
+STAGES: tuple[tuple[str, str], ...] = (
     ("bootstrap", "bootstrap"),
     ("first merge", "first_merge"),
     ("first retrain", "first_retrain"),
-    ("merge", None),
-    ("failing release", None),
-    ("manual rollback", None),
-    ("drift check", None),
+    ("merge", "merge"),
+    ("failing release", "failing_release"),
+    ("manual rollback", "manual_rollback"),
+    ("drift check", "drift_check"),
     ("retrain, gate fails", "failing_gate"),
 )
 
@@ -279,17 +483,18 @@ def play(rehearsal: Rehearsal, report: Callable[[Outcome], None]) -> list[Outcom
     for stage, method in STAGES:
         if failed:
             outcome = Outcome(stage, "not rehearsed", "an earlier stage failed")
-        elif method is None:
-            outcome = Outcome(stage, "not rehearsed", RELEASE_NOT_REHEARSED)
         else:
             try:
                 result = getattr(rehearsal, method)()
                 detail, log = result if isinstance(result, tuple) else (result, "")
                 outcome = Outcome(stage, "ok", detail, log)
-            except NotRehearsable as error:
-                outcome = Outcome(stage, "not rehearsed", error.args[0], error.args[1] if len(error.args) > 1 else "")
-            except (StageFailed, Exception) as error:
+            except StageFailed as error:
                 outcome = Outcome(stage, "FAILED", str(error).splitlines()[0], str(error))
+                failed = True
+            except Exception as error:  # a bug or an AWS error: the traceback says where
+                outcome = Outcome(
+                    stage, "FAILED", f"{type(error).__name__}: {error}".splitlines()[0], traceback.format_exc()
+                )
                 failed = True
         outcomes.append(outcome)
         report(outcome)

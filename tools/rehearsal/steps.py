@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from rehearsal.conditions import evaluate_expression
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS_DIR = REPO_ROOT / ".github" / "workflows"
 # GitHub's `shell: bash` default: no profile, exit on the first error, a failed pipe fails the step.
@@ -48,8 +50,8 @@ def find_step(workflow: str, job: str, name: str) -> dict[str, Any]:
 
 
 def evaluate(value: str, context: Mapping[str, str]) -> str:
-    """Expressions of the form `${{ a.b.c }}` replaced from `context` (missing ones are empty, as on GitHub)."""
-    return EXPRESSION.sub(lambda match: context.get(match.group(1), ""), str(value))
+    """Every `${{ }}` in `value` replaced by its value under `context` (a missing one is empty, as on GitHub)."""
+    return EXPRESSION.sub(lambda match: evaluate_expression(match.group(1), context), str(value))
 
 
 def parse_outputs(text: str) -> dict[str, str]:

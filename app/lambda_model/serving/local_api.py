@@ -7,14 +7,15 @@ and its proxy response becomes the HTTP response: like `sam local start-api`, wi
 from __future__ import annotations
 
 import base64
+import importlib
 import logging
 import uuid
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from lambda_model.serving import handler as lambda_handler
 from lambda_model.serving.events import error_response
 from lambda_model.serving.request import MAX_BODY_BYTES
 
@@ -86,8 +87,12 @@ class ProxyHandler(BaseHTTPRequestHandler):
             self.close_connection = True  # where the body ends is unknown: the connection cannot be reused
             self._send(error_response(400, "invalid_request", str(error)))
             return
-        event = to_event(self.command, self.path, dict(self.headers.items()), body)
-        self._send(lambda_handler.handler(event, LambdaContext(event["requestContext"]["requestId"])))
+        self._send(self.answer(to_event(self.command, self.path, dict(self.headers.items()), body)))
+
+    def answer(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The proxy response to one event: here the handler in this process. The rehearsal's stand-in for
+        API Gateway overrides it to invoke the function the API's integration names."""
+        return load_handler().handler(event, LambdaContext(event["requestContext"]["requestId"]))
 
     def _read_body(self) -> bytes:
         """The body, or its first READ_LIMIT bytes (then the connection closes: the rest is never read)."""
@@ -154,7 +159,14 @@ class LocalApiServer(ThreadingHTTPServer):
     request_queue_size = 128  # the default backlog of 5 drops connections when many clients start at once
 
 
+def load_handler() -> ModuleType:
+    """The handler module; importing it loads the model. Not imported with this module, so that the
+    rehearsal's API Gateway stand-in (which serves other processes' handlers) loads no model itself."""
+    return importlib.import_module("lambda_model.serving.handler")
+
+
 def make_server(host: str, port: int) -> ThreadingHTTPServer:
+    load_handler()  # the model loads before the first request, as in Lambda's init phase
     return LocalApiServer((host, port), ProxyHandler)
 
 

@@ -1,0 +1,236 @@
+"""What moto cannot do for the rehearsal: run an image function. Images are the serving stage assembled
+without Docker (rehearsal.image), registered in moto's ECR by a manifest whose digest stands for them;
+Lambda Invoke on any version or alias runs the handler of the image that version was published with.
+
+Invoke goes through rehearsal.proxy in front of moto: every other request reaches moto unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from rehearsal.image import TaskRoot
+from rehearsal.proxy import ProxiedRequest, Reply
+
+INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations$")
+# A warm container, as Lambda keeps one: the handler is imported once, then answers one event per line.
+# Its stdout is the handler's log (as in Lambda); the answers go back on a copy of the original stdout.
+RUNTIME_LOOP = r"""
+import importlib, json, os, sys, traceback
+answers = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)
+
+class Context:
+    def __init__(self, request):
+        self.aws_request_id = request["request_id"]
+        self.function_name = request["function_name"]
+        self.function_version = request["version"]
+        self.invoked_function_arn = request["invoked_arn"]
+        self.memory_limit_in_mb = request["memory"]
+        self._deadline = request["deadline"]
+    def get_remaining_time_in_millis(self):
+        import time
+        return max(0, int((self._deadline - time.time()) * 1000))
+
+def failure(error, error_type):
+    return {"errorMessage": str(error), "errorType": error_type,
+            "stackTrace": traceback.format_exc().splitlines()}
+
+module_name, _, function_name = sys.argv[1].rpartition(".")
+try:
+    handler, init_error = getattr(importlib.import_module(module_name), function_name), None
+except Exception as error:
+    handler, init_error = None, failure(error, "Runtime.ImportModuleError")
+for line in sys.stdin:
+    request = json.loads(line)
+    if init_error:
+        answer = {"error": init_error}
+    else:
+        try:
+            answer = {"payload": handler(request["event"], Context(request))}
+        except Exception as error:
+            answer = {"error": failure(error, type(error).__name__)}
+    answers.write(json.dumps(answer) + "\n")
+    answers.flush()
+"""
+
+
+class ImageNotBuilt(LookupError):
+    """The function runs an image this rehearsal did not build: there is nothing to run."""
+
+
+@dataclass
+class Container:
+    """One warm execution environment of one function version."""
+
+    task_root: TaskRoot
+    log_path: Path
+    process: subprocess.Popen | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def invoke(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:  # a container handles one event at a time, as in Lambda
+            if self.process is None or self.process.poll() is not None:
+                command, env = self.task_root.command(RUNTIME_LOOP)
+                self.log_path.parent.mkdir(parents=True, exist_ok=True)
+                log = self.log_path.open("ab")
+                self.process = subprocess.Popen(
+                    [*command, self.task_root.handler],
+                    env=env,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    text=True,
+                )
+            stdin, stdout = self.process.stdin, self.process.stdout
+            if stdin is None or stdout is None:
+                raise RuntimeError("the runtime has no pipes")
+            stdin.write(json.dumps(request) + "\n")
+            stdin.flush()
+            line = stdout.readline()
+        if not line:
+            return {"error": {"errorMessage": "the runtime exited", "errorType": "Runtime.ExitError"}}
+        return json.loads(line)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+def image_manifest(task_root: TaskRoot, created: str) -> str:
+    """A manifest for moto's ECR, which keeps manifests, not layers, and derives the digest from the layer
+    digests. The one layer stands for the task root's content and the build time: like a real build (whose
+    image config records when it was built), every build gets a digest of its own."""
+    content, size = hashlib.sha256(), 0
+    for path in sorted(task_root.path.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            content.update(str(path.relative_to(task_root.path)).encode())
+            content.update(hashlib.sha256(data).digest())
+            size += len(data)
+    config = json.dumps({"created": created, "config": {"Cmd": [task_root.handler]}}).encode()
+    layer = hashlib.sha256(f"{content.hexdigest()} {created}".encode()).hexdigest()
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": len(config),
+                "digest": f"sha256:{hashlib.sha256(config).hexdigest()}",
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": size,
+                    "digest": f"sha256:{layer}",
+                }
+            ],
+        }
+    )
+
+
+@dataclass
+class LambdaService:
+    """Answers Lambda Invoke for the images pushed through `push`; `lambda_client` and `ecr_client` talk to
+    moto directly (never through the proxy this serves)."""
+
+    lambda_client: Any
+    ecr_client: Any
+    log_dir: Path
+    images: dict[str, TaskRoot] = field(default_factory=dict)  # digest -> the image's file system
+    containers: dict[tuple[str, str], Container] = field(default_factory=dict)
+    invocations: list[tuple[str, str]] = field(default_factory=list)  # (function, version) per Invoke
+
+    def push(self, repository: str, tag: str, task_root: TaskRoot) -> str:
+        """Register `task_root` as repository:tag in moto's ECR; returns the image digest."""
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + f".{time.time_ns()}"
+        response = self.ecr_client.put_image(
+            repositoryName=repository, imageManifest=image_manifest(task_root, created), imageTag=tag
+        )
+        digest = response["image"]["imageId"]["imageDigest"]
+        self.images[digest] = task_root
+        return digest
+
+    def handle(self, request: ProxiedRequest, ask_moto: Any) -> Reply:
+        match = INVOKE_PATH.match(request.path)
+        if request.method != "POST" or not match:
+            return ask_moto()
+        function, qualifier = split_qualifier(
+            unquote(match["function"]), parse_qs(urlsplit(request.target).query).get("Qualifier", [""])[0]
+        )
+        try:
+            answer, version = self.invoke(function, qualifier, json.loads(request.body or b"{}"))
+        except self.lambda_client.exceptions.ResourceNotFoundException as error:
+            return Reply(404, {"Content-Type": "application/json"}, json.dumps(error.response["Error"]).encode())
+        except ImageNotBuilt as error:
+            body = {"Type": "User", "message": str(error)}
+            return Reply(502, {"X-Amzn-ErrorType": "InvalidImageException", "Content-Type": "application/json"},
+                         json.dumps(body).encode())  # fmt: skip
+        headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": version}
+        if "error" in answer:
+            headers["X-Amz-Function-Error"] = "Unhandled"
+            return Reply(200, headers, json.dumps(answer["error"]).encode())
+        return Reply(200, headers, json.dumps(answer["payload"]).encode())
+
+    def invoke(self, function: str, qualifier: str, event: Any) -> tuple[dict[str, Any], str]:
+        version = self.version_for(function, qualifier)
+        configuration = self.lambda_client.get_function(FunctionName=function, Qualifier=version)["Configuration"]
+        name = configuration["FunctionName"]
+        digest = f"sha256:{configuration['CodeSha256']}"
+        if digest not in self.images:
+            raise ImageNotBuilt(f"{name}:{version} runs image {digest}, which this rehearsal did not build")
+        key = (name, version)
+        if key not in self.containers:
+            self.containers[key] = Container(self.images[digest], self.log_dir / f"{name}-{version}.log")
+        self.invocations.append(key)
+        request = {
+            "event": event,
+            "request_id": str(uuid.uuid4()),
+            "function_name": name,
+            "version": version,
+            "invoked_arn": configuration["FunctionArn"] + (f":{qualifier}" if qualifier else ""),
+            "memory": configuration.get("MemorySize", 128),
+            "deadline": time.time() + configuration.get("Timeout", 3),
+        }
+        return self.containers[key].invoke(request), version
+
+    def version_for(self, function: str, qualifier: str) -> str:
+        """The version an Invoke runs: a number as given, $LATEST, or an alias's, weighted as Lambda routes."""
+        if not qualifier or qualifier == "$LATEST" or qualifier.isdigit():
+            return qualifier or "$LATEST"
+        alias = self.lambda_client.get_alias(FunctionName=function, Name=qualifier)
+        weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        draw, cumulative = random.random(), 0.0  # noqa: S311 (traffic shifting, not cryptography)
+        for version, weight in weights.items():
+            cumulative += weight
+            if draw < cumulative:
+                return version
+        return alias["FunctionVersion"]
+
+    def stop(self) -> None:
+        for container in self.containers.values():
+            container.stop()
+
+
+def split_qualifier(function: str, qualifier: str) -> tuple[str, str]:
+    """Invoke's FunctionName may carry the qualifier (name:alias, or a qualified ARN)."""
+    if function.startswith("arn:"):
+        parts = function.split(":")
+        if len(parts) == 8:
+            return ":".join(parts[:7]), qualifier or parts[7]
+        return function, qualifier
+    name, _, suffix = function.partition(":")
+    return name, qualifier or suffix
