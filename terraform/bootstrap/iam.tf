@@ -26,18 +26,19 @@ locals {
       Resource = ["${local.state_bucket_arn}/${local.state_lock_key}"]
     },
     {
-      Sid      = "ReadRepository"
-      Effect   = "Allow"
-      Action   = ["ecr:DescribeRepositories", "ecr:DescribeImages", "ecr:GetLifecyclePolicy", "ecr:GetRepositoryPolicy", "ecr:ListTagsForResource"]
+      Sid    = "ReadRepository"
+      Effect = "Allow"
+      # DescribeImages is the build's, not the refresh's: it is in the deploy statements.
+      Action   = ["ecr:DescribeRepositories", "ecr:GetLifecyclePolicy", "ecr:GetRepositoryPolicy", "ecr:ListTagsForResource"]
       Resource = [local.ecr_repository]
     },
     {
-      Sid    = "ReadFunction"
-      Effect = "Allow"
-      Action = [
-        "lambda:GetAlias", "lambda:GetFunction", "lambda:GetFunctionCodeSigningConfig", "lambda:GetFunctionConfiguration",
-        "lambda:GetPolicy", "lambda:ListAliases", "lambda:ListTags", "lambda:ListVersionsByFunction",
-      ]
+      # What the recorded refresh reads. The provider reads the tags from GetFunction (no ListTags), the code
+      # signing config only of zip functions (this one is an image), and no alias list; GetFunctionConfiguration
+      # is the rollout's (deploy statements).
+      Sid      = "ReadFunction"
+      Effect   = "Allow"
+      Action   = ["lambda:GetAlias", "lambda:GetFunction", "lambda:GetPolicy", "lambda:ListVersionsByFunction"]
       Resource = local.function_arns
     },
     {
@@ -57,9 +58,10 @@ locals {
       Resource = [local.model_bucket_arn]
     },
     {
+      # ListTagsForResource only: the provider no longer calls the deprecated ListTagsLogGroup.
       Sid      = "ReadLogGroups"
       Effect   = "Allow"
-      Action   = ["logs:ListTagsForResource", "logs:ListTagsLogGroup"]
+      Action   = ["logs:ListTagsForResource"]
       Resource = concat(local.log_arns, [local.execution_log_group_arn, "${local.execution_log_group_arn}:*"])
     },
     {
@@ -97,20 +99,30 @@ locals {
     },
     {
       # GetAuthorizationToken has no resource-level permissions.
-      Sid      = "LoginToRegistry"
-      Effect   = "Allow"
-      Action   = ["ecr:GetAuthorizationToken"]
+      Sid    = "LoginToRegistry"
+      Effect = "Allow"
+      Action = [
+        "ecr:GetAuthorizationToken", # unused offline: docker login before the image push (amazon-ecr-login)
+      ]
       Resource = ["*"]
     },
     {
       Sid    = "ManageAndPushRepository"
       Effect = "Allow"
       Action = [
-        "ecr:CreateRepository", "ecr:DeleteRepository", "ecr:PutImageScanningConfiguration", "ecr:PutImageTagMutability",
-        "ecr:PutLifecyclePolicy", "ecr:DeleteLifecyclePolicy", "ecr:SetRepositoryPolicy", "ecr:DeleteRepositoryPolicy",
-        "ecr:TagResource", "ecr:UntagResource",
-        "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:CompleteLayerUpload", "ecr:GetDownloadUrlForLayer",
-        "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart",
+        "ecr:CreateRepository", "ecr:DeleteRepository", "ecr:PutLifecyclePolicy", "ecr:DeleteLifecyclePolicy",
+        "ecr:SetRepositoryPolicy", "ecr:DeleteRepositoryPolicy", "ecr:TagResource",
+        "ecr:PutImageScanningConfiguration", # unused offline: an apply that changes scan on push (create sets it)
+        "ecr:PutImageTagMutability",         # unused offline: an apply that changes tag mutability (create sets it)
+        "ecr:UntagResource",                 # unused offline: an apply that removes a tag
+        "ecr:DescribeImages",                # unused offline: the build-image action looks the tag up before and after the push
+        "ecr:BatchCheckLayerAvailability",   # unused offline: docker push of the release image
+        "ecr:InitiateLayerUpload",           # unused offline: docker push of the release image
+        "ecr:UploadLayerPart",               # unused offline: docker push of the release image
+        "ecr:CompleteLayerUpload",           # unused offline: docker push of the release image
+        "ecr:PutImage",                      # unused offline: docker push of the release image
+        "ecr:BatchGetImage",                 # unused offline: pulls of the pushed image (moto keeps manifests, no layers)
+        "ecr:GetDownloadUrlForLayer",        # unused offline: pulls of the pushed image (moto keeps manifests, no layers)
       ]
       Resource = [local.ecr_repository]
     },
@@ -118,9 +130,11 @@ locals {
       Sid    = "ManageAndRollFunction"
       Effect = "Allow"
       Action = [
-        "lambda:CreateFunction", "lambda:DeleteFunction", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
+        "lambda:CreateFunction", "lambda:DeleteFunction", "lambda:UpdateFunctionCode", "lambda:GetFunctionConfiguration",
         "lambda:PublishVersion", "lambda:CreateAlias", "lambda:UpdateAlias", "lambda:DeleteAlias",
-        "lambda:AddPermission", "lambda:RemovePermission", "lambda:TagResource", "lambda:UntagResource",
+        "lambda:AddPermission", "lambda:RemovePermission", "lambda:TagResource",
+        "lambda:UpdateFunctionConfiguration", # unused offline: an apply that changes the function's settings (memory, timeout, logging)
+        "lambda:UntagResource",               # unused offline: an apply that removes a tag
       ]
       Resource = local.function_arns
     },
@@ -137,8 +151,9 @@ locals {
       Sid    = "ManageFunctionRole"
       Effect = "Allow"
       Action = [
-        "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:TagRole", "iam:UntagRole",
-        "iam:DeleteRolePolicy", "iam:ListInstanceProfilesForRole",
+        "iam:DeleteRole", "iam:TagRole", "iam:DeleteRolePolicy", "iam:ListInstanceProfilesForRole",
+        "iam:UpdateRole", "iam:UpdateRoleDescription", # unused offline: an apply that changes the role's description or session duration
+        "iam:UntagRole",                               # unused offline: an apply that removes a tag
       ]
       Resource = [local.function_role_arn]
     },
@@ -146,9 +161,13 @@ locals {
       # Creating the role and writing its inline policy only with the function boundary attached: whatever
       # the policy (or a recreated role's trust) says, the role can never do more than the boundary allows.
       # PutRolePermissionsBoundary (this boundary only) lets the first apply attach it to an existing role.
-      Sid       = "WriteFunctionRoleWithinBoundary"
-      Effect    = "Allow"
-      Action    = ["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy"]
+      Sid    = "WriteFunctionRoleWithinBoundary"
+      Effect = "Allow"
+      Action = [
+        "iam:CreateRole",
+        "iam:PutRolePermissionsBoundary", # unused offline: the first apply on a role created before the boundary existed
+        "iam:PutRolePolicy",
+      ]
       Resource  = [local.function_role_arn]
       Condition = { ArnEquals = { "iam:PermissionsBoundary" = local.function_boundary_arn } }
     },
@@ -180,17 +199,21 @@ locals {
     },
     {
       # destroy-only: the object half of force_destroy (DeleteObjects of every version and delete marker).
+      # Each is deleted by VersionId, which is s3:DeleteObjectVersion only (recorded); s3:DeleteObject would
+      # only add delete markers, which force_destroy never writes.
       Sid      = "DeleteModelVersionsOnDestroy"
       Effect   = "Allow"
-      Action   = ["s3:DeleteObject", "s3:DeleteObjectVersion"]
+      Action   = ["s3:DeleteObjectVersion"]
       Resource = ["${local.model_bucket_arn}/*"]
     },
     {
       # The repository is KMS-encrypted with the AWS-managed aws/ecr key: ECR creates a grant for it on
       # CreateRepository and retires it on DeleteRepository, on the caller's behalf, so only via ECR.
-      Sid      = "EcrKmsGrants"
-      Effect   = "Allow"
-      Action   = ["kms:CreateGrant", "kms:DescribeKey", "kms:RetireGrant"]
+      Sid    = "EcrKmsGrants"
+      Effect = "Allow"
+      Action = [
+        "kms:CreateGrant", "kms:DescribeKey", "kms:RetireGrant", # unused offline: ECR calls KMS on the caller's behalf; moto calls no KMS
+      ]
       Resource = ["arn:${local.partition}:kms:${local.region}:${local.account_id}:key/*"]
       Condition = {
         StringEquals = { "kms:ViaService" = "ecr.${local.region}.amazonaws.com" }
@@ -212,9 +235,11 @@ locals {
     {
       Sid    = "ManageLogGroups"
       Effect = "Allow"
+      # The provider tags with the *Resource APIs (not the deprecated *LogGroup ones), and never deletes a
+      # retention: log_retention_days always sets one.
       Action = [
-        "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy",
-        "logs:TagResource", "logs:UntagResource", "logs:TagLogGroup", "logs:UntagLogGroup",
+        "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:TagResource",
+        "logs:UntagResource", # unused offline: an apply that removes a tag
       ]
       Resource = local.log_arns
     },
@@ -223,7 +248,7 @@ locals {
       # sends them; the provider's default_tags put them on every stack resource).
       Sid       = "CreateExecutionLogGroup"
       Effect    = "Allow"
-      Action    = ["logs:CreateLogGroup", "logs:TagResource", "logs:TagLogGroup"]
+      Action    = ["logs:CreateLogGroup", "logs:TagResource"]
       Resource  = [local.execution_log_group_arn, "${local.execution_log_group_arn}:*"]
       Condition = { StringEquals = { for key, value in local.stack_tags : "aws:RequestTag/${key}" => value } }
     },
@@ -231,15 +256,19 @@ locals {
       Sid    = "ManageExecutionLogGroup"
       Effect = "Allow"
       Action = [
-        "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy", "logs:UntagResource", "logs:UntagLogGroup",
+        "logs:DeleteLogGroup", "logs:PutRetentionPolicy",
+        "logs:UntagResource", # unused offline: an apply that removes a tag
       ]
       Resource  = [local.execution_log_group_arn, "${local.execution_log_group_arn}:*"]
       Condition = { StringEquals = { for key, value in local.stack_tags : "aws:ResourceTag/${key}" => value } }
     },
     {
-      Sid      = "ManageAlarms"
-      Effect   = "Allow"
-      Action   = ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:TagResource", "cloudwatch:UntagResource"]
+      Sid    = "ManageAlarms"
+      Effect = "Allow"
+      Action = [
+        "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:TagResource",
+        "cloudwatch:UntagResource", # unused offline: an apply that removes a tag
+      ]
       Resource = [local.alarm_arns]
     },
     {
@@ -363,16 +392,20 @@ resource "aws_iam_policy" "function_boundary" {
         Resource = [local.model_bucket_arn, "${local.model_bucket_arn}/models/*"]
       },
       {
-        Sid      = "WriteOwnLogs"
-        Effect   = "Allow"
-        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Sid    = "WriteOwnLogs"
+        Effect = "Allow"
+        Action = [
+          "logs:CreateLogStream", "logs:PutLogEvents", # unused offline: the Lambda runtime writes the handler's logs, not the handler
+        ]
         Resource = ["${local.log_group_arns[0]}:*"]
       },
       {
         # X-Ray has no resource-level permissions for writing segments.
-        Sid      = "WriteTraces"
-        Effect   = "Allow"
-        Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+        Sid    = "WriteTraces"
+        Effect = "Allow"
+        Action = [
+          "xray:PutTraceSegments", "xray:PutTelemetryRecords", # unused offline: Lambda's X-Ray integration sends them, not the handler
+        ]
         Resource = ["*"]
       },
     ]

@@ -1,9 +1,11 @@
-"""Every AWS call of retraining, the gate, promotion, the rollout and rollback, and serving, recorded by moto
-and evaluated against the role that makes it in the workflows: the train role trains and gates, the deploy
-role rolls out, promotes and rolls back, the function serves.
+"""Every AWS call of the stack's terraform runs, retraining, the gate, promotion, the rollout and rollback, and
+serving, recorded by moto and evaluated against the role that makes it in the workflows: the plan role plans
+(pull requests, drift), the deploy role applies, destroys, rolls out, promotes and rolls back, the train role
+trains and gates, the function serves.
 
 moto enforces no IAM; its recorder gives the exact requests, botocore's model and the Service Authorization
-Reference turn them into IAM requests, and the evaluator decides them under the rendered policy.
+Reference turn them into IAM requests, and the evaluator decides them under the rendered policy. The reverse
+direction: every grant is used by a recorded call, or carries its reason next to it in iam.tf.
 """
 
 from __future__ import annotations
@@ -14,109 +16,60 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
+from rehearsal import servers as processes
 from rehearsal.proxy import ProxiedRequest, Reply, json_reply, proxy_to
 from tests.iam.conftest import ACCOUNT, REGION, STACK
+from tests.iam.stack_run import StackCalls, record_stack
 from tests.support import servers
-from tools.iam_check.evaluator import Request, granted_actions
+from tests.terraform.conftest import TERRAFORM_DIR, Terraform
+from tools.iam_check.evaluator import Request
+from tools.iam_check.reasons import read_reasons
 from tools.iam_check.recording import RecordedCall, Recorder
 from tools.iam_check.rendered import BootstrapPolicies
-from tools.iam_check.report import RoleReport, check_role, table
-from tools.iam_check.service_calls import iam_requests
+from tools.iam_check.report import RoleReport, check_role, stale_reasons, table
+from tools.iam_check.service_calls import Observed, iam_requests
 
 BUCKET = f"{STACK}-models-{ACCOUNT}"
 
-# Granted actions no recorded scenario here exercises, each with its reason.
-TRAIN_REASONS: dict[str, str] = {}
-# The deploy role's grants that only `terraform plan/apply/destroy` of the stack use (not recorded here yet):
-# one reason per action, by what the run does with it.
-_REFRESH = "terraform refresh (apply's plan) reads the stack resource"
-_APPLY = "terraform apply creates or changes the stack resource"
-_DESTROY = "terraform apply (replace) or destroy deletes the stack resource"
-_TAGS = "terraform apply sets the stack's default tags"
-DEPLOY_REASONS: dict[str, str] = {
-    **dict.fromkeys(
-        [
-            "ecr:DescribeRepositories", "ecr:DescribeImages", "ecr:GetLifecyclePolicy", "ecr:GetRepositoryPolicy",
-            "ecr:ListTagsForResource", "lambda:GetFunctionCodeSigningConfig", "lambda:GetPolicy", "lambda:ListAliases",
-            "lambda:ListTags", "lambda:ListVersionsByFunction", "iam:GetRole", "iam:GetRolePolicy",
-            "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "s3:GetAccelerateConfiguration", "s3:GetBucket*",
-            "s3:GetEncryptionConfiguration", "s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration",
-            "logs:ListTagsForResource", "logs:ListTagsLogGroup", "logs:DescribeLogGroups",
-            "cloudwatch:ListTagsForResource", "apigateway:GET",
-        ],
-        _REFRESH,
-    ),
-    **dict.fromkeys(
-        [
-            "ecr:CreateRepository", "ecr:PutImageScanningConfiguration", "ecr:PutImageTagMutability",
-            "ecr:PutLifecyclePolicy", "ecr:SetRepositoryPolicy", "lambda:CreateFunction",
-            "lambda:UpdateFunctionConfiguration", "lambda:CreateAlias", "lambda:AddPermission", "iam:UpdateRole",
-            "iam:UpdateRoleDescription", "iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy",
-            "iam:PassRole", "s3:CreateBucket", "s3:PutBucketOwnershipControls", "s3:PutBucketPolicy",
-            "s3:PutBucketPublicAccessBlock", "s3:PutBucketVersioning", "s3:PutEncryptionConfiguration",
-            "s3:PutLifecycleConfiguration", "kms:CreateGrant", "kms:DescribeKey", "logs:CreateLogGroup",
-            "logs:PutRetentionPolicy", "cloudwatch:PutMetricAlarm", "apigateway:POST", "apigateway:PUT",
-            "apigateway:PATCH",
-        ],
-        _APPLY,
-    ),
-    **dict.fromkeys(
-        [
-            "ecr:DeleteRepository", "ecr:DeleteLifecyclePolicy", "ecr:DeleteRepositoryPolicy", "lambda:DeleteFunction",
-            "lambda:DeleteAlias", "lambda:RemovePermission", "iam:DeleteRole", "iam:DeleteRolePolicy",
-            "iam:ListInstanceProfilesForRole", "s3:DeleteBucket", "s3:DeleteBucketPolicy", "s3:ListBucketVersions",
-            "s3:DeleteObjectVersion", "kms:RetireGrant", "logs:DeleteLogGroup", "logs:DeleteRetentionPolicy",
-            "cloudwatch:DeleteAlarms", "apigateway:DELETE",
-        ],
-        _DESTROY,
-    ),
-    **dict.fromkeys(
-        [
-            "ecr:TagResource", "ecr:UntagResource", "lambda:TagResource", "lambda:UntagResource", "iam:TagRole",
-            "iam:UntagRole", "s3:PutBucketTagging", "logs:TagResource", "logs:UntagResource", "logs:TagLogGroup",
-            "logs:UntagLogGroup", "cloudwatch:TagResource", "cloudwatch:UntagResource",
-        ],
-        _TAGS,
-    ),
-    "s3:GetObject": "terraform init/refresh reads the state and its lock file",
-    "s3:DeleteObject": "terraform releases the state lock (<key>.tflock); destroy empties the model bucket",
-    "ecr:GetAuthorizationToken": "docker login before the image push (the release's build step)",
-    **dict.fromkeys(
-        [
-            "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:CompleteLayerUpload",
-            "ecr:GetDownloadUrlForLayer", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart",
-        ],
-        "docker push of the release image (the release's build step)",
-    ),
-}  # fmt: skip
-# Made by the Lambda service on the function's behalf, never by the handler process recorded here.
-FUNCTION_REASONS = {
-    "logs:CreateLogStream": "the Lambda runtime creates the function's log stream",
-    "logs:PutLogEvents": "the Lambda runtime ships the handler's stdout",
-    "xray:PutTraceSegments": "Lambda's X-Ray integration sends the invocation segments",
-    "xray:PutTelemetryRecords": "Lambda's X-Ray integration sends its telemetry",
-}
+# Why a grant no recorded call uses is there anyway: a `# unused offline:` comment next to it in the source.
+IAM_SOURCE = TERRAFORM_DIR / "bootstrap" / "iam.tf"
+
+
+@contextlib.contextmanager
+def recording_server(directory: Path, launcher: tuple[str, ...] = processes.MOTO) -> Iterator[str]:
+    """A moto server with its own recorder (the recorder is server-wide, the shared server is not quiet)."""
+    port = servers.free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "MOTO_ENABLE_RECORDING": "True", "MOTO_RECORDER_FILEPATH": str(directory / "recording")}
+    command = [*launcher, "-H", "127.0.0.1", "-p", str(port)]
+    with servers.running(command, f"{endpoint}/moto-api/", env=env):
+        yield endpoint
 
 
 @pytest.fixture(scope="module")
 def recording_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto server of this module's own: the recorder is server-wide, the shared server is not quiet."""
-    port = servers.free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "MOTO_ENABLE_RECORDING": "True",
-        "MOTO_RECORDER_FILEPATH": str(tmp_path_factory.mktemp("moto-recording") / "recording"),
-    }
-    command = [str(servers.BIN_DIR / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
-    with servers.running(command, f"{endpoint}/moto-api/", env=env):
+    with recording_server(tmp_path_factory.mktemp("moto-recording")) as endpoint:
         yield endpoint
+
+
+@pytest.fixture(scope="module")
+def stack_calls(terraform: Terraform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Future[StackCalls]]:
+    """The stack's terraform runs, in the background on a recording server of their own: they spend most of
+    their time in the provider's waits (S3 settles each bucket setting over several reads), long enough for
+    every other scenario to run meanwhile on `recording_moto`."""
+    directory = tmp_path_factory.mktemp("stack")
+    # The pool's exit waits for the runs, then the server stops: no terraform is left talking to nothing.
+    # As the rehearsal runs it: the model bucket's TLS-only policy must not deny the plain-HTTP calls to moto.
+    launcher = processes.MOTO_OVER_HTTPS
+    with recording_server(directory, launcher) as endpoint, ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool.submit(record_stack, terraform, endpoint, Recorder(endpoint), directory)
 
 
 def cli(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -132,7 +85,9 @@ def s3_requests(calls: list[RecordedCall]) -> list[Request]:
 
 
 def aws_requests(calls: list[RecordedCall]) -> list[Request]:
-    return [request for call in calls for request in iam_requests(call, ACCOUNT)]
+    """In recording order: a call's conditions may read what an earlier one set (a boundary, tags)."""
+    observed = Observed()
+    return [request for call in calls for request in iam_requests(call, ACCOUNT, observed)]
 
 
 FUNCTION = STACK  # terraform/locals.tf: the function is named after the stack
@@ -233,7 +188,11 @@ def rollout_calls(recording_moto: str, recorder: Recorder, model_dir: Path) -> l
 
 @pytest.fixture(scope="module")
 def reports(
-    recording_moto: str, bootstrap: BootstrapPolicies, tmp_path_factory: pytest.TempPathFactory, model_dir: Path
+    recording_moto: str,
+    stack_calls: Future[StackCalls],
+    bootstrap: BootstrapPolicies,
+    tmp_path_factory: pytest.TempPathFactory,
+    model_dir: Path,
 ) -> list[RoleReport]:
     from lambda_model.training.data import load_dataset
     from lambda_model.training.reference import reference_csv
@@ -270,11 +229,15 @@ def reports(
     assert gated.returncode == 0, gated.stdout + gated.stderr
     train_calls = recorder.stop()
 
+    # The release job: choose the model (versions), export it into the image's build context, promote it.
     recorder.start()
+    listed = cli(recording_moto, "versions", "--store", store)
+    assert listed.returncode == 0, listed.stderr
+    exported = cli(recording_moto, "export", "--model", version["uri"], "--to", str(work / "image-model"))
+    assert exported.returncode == 0, exported.stderr
     promoted = cli(recording_moto, "promote", "--store", store, "--version", version["version"])
     assert promoted.returncode == 0, promoted.stderr
-    deploy_calls = recorder.stop()
-    deploy_calls += rollout_calls(recording_moto, recorder, model_dir)
+    release_calls = recorder.stop() + rollout_calls(recording_moto, recorder, model_dir)
 
     recorder.start()
     event = str(Path(__file__).parents[1] / "events" / "direct_invoke.json")
@@ -283,34 +246,52 @@ def reports(
     assert served.returncode == 0, served.stdout + served.stderr
     serving_calls = recorder.stop()
 
-    train = check_role("train", len(train_calls), s3_requests(train_calls), bootstrap.roles["train"], TRAIN_REASONS)
-    deploy = check_role(
-        "deploy (release, rollback)",
-        len(deploy_calls),
-        aws_requests(deploy_calls),
-        bootstrap.roles["deploy"],
-        DEPLOY_REASONS,
-    )
+    stack = stack_calls.result()
+    # The deploy role's calls: the stack's first deploy and destroy, then the release's and the rollback's.
+    deploy_calls = stack.deploy + release_calls
+    reasons = read_reasons(IAM_SOURCE)
+    roles = bootstrap.roles
     # The function role's inline policy is the stack's (terraform/iam.tf); its boundary, rendered here, caps it,
     # so serving must fit inside the boundary or it fails whatever the inline policy says.
-    function = check_role(
-        "function (boundary)",
-        len(serving_calls),
-        s3_requests(serving_calls),
-        bootstrap.function_boundary,
-        FUNCTION_REASONS,
-    )
-    print("\n" + table([train, deploy, function]))
-    return [train, deploy, function]
+    checked = [
+        ("plan (PR plan, drift)", stack.plan, aws_requests(stack.plan), roles["plan"]),
+        ("deploy (apply, destroy, release)", deploy_calls, aws_requests(deploy_calls), roles["deploy"]),
+        ("train", train_calls, s3_requests(train_calls), roles["train"]),
+        ("function (boundary)", serving_calls, s3_requests(serving_calls), bootstrap.function_boundary),
+    ]
+    result = [check_role(role, len(calls), requests, policy, reasons) for role, calls, requests, policy in checked]
+    print("\n" + table(result))
+    return result
 
 
 def test_no_recorded_call_is_denied(reports: list[RoleReport]) -> None:
-    assert {r.role: [(q.action, q.resource) for q in r.denied] for r in reports if r.denied} == {}
+    assert {r.role: sorted({(q.action, q.resource) for q in r.denied}) for r in reports if r.denied} == {}
 
 
 def test_the_scenarios_made_the_calls_they_are_meant_to_check(reports: list[RoleReport]) -> None:
-    train, deploy, function = reports
-    assert {"s3:GetObject", "s3:PutObject", "s3:ListBucket"} <= train.actions
+    plan, deploy, train, function = reports
+    # The plan locks the state (use_lockfile) and refreshes every kind of stack resource.
+    assert {
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "apigateway:GET",
+        "logs:DescribeLogGroups",
+        "iam:GetRole",
+    } <= plan.actions
+    assert not {a for a in plan.actions if a.split(":")[1].startswith(("Create", "Put", "Delete"))} - {
+        "s3:PutObject",
+        "s3:DeleteObject",
+    }
+    # apply and destroy, down to the objects force_destroy deletes and the role passed to Lambda.
+    assert {
+        "apigateway:POST",
+        "apigateway:DELETE",
+        "iam:CreateRole",
+        "iam:PassRole",
+        "lambda:CreateFunction",
+        "s3:DeleteObjectVersion",
+        "ecr:DeleteRepository",
+    } <= deploy.actions
     assert {
         "s3:PutObject",
         "lambda:UpdateFunctionCode",
@@ -318,16 +299,16 @@ def test_the_scenarios_made_the_calls_they_are_meant_to_check(reports: list[Role
         "lambda:UpdateAlias",
     } <= deploy.actions
     assert {"lambda:InvokeFunction", "cloudwatch:DescribeAlarms"} <= deploy.actions
+    assert {"s3:GetObject", "s3:PutObject", "s3:ListBucket"} <= train.actions
     assert "s3:GetObject" in function.actions
 
 
 def test_every_grant_is_used_or_explained(reports: list[RoleReport]) -> None:
-    """The reverse direction, for the roles whose every scenario is recorded here."""
+    """The reverse direction: a grant no recorded call needs carries its reason next to it in iam.tf."""
     assert {r.role: r.unused for r in reports if r.unused} == {}
 
 
-def test_no_reason_explains_a_gone_or_used_grant(reports: list[RoleReport], bootstrap: BootstrapPolicies) -> None:
+def test_no_reason_explains_a_used_or_absent_grant(reports: list[RoleReport], bootstrap: BootstrapPolicies) -> None:
     """A stale reason would hide the next unused grant of that name."""
-    _, deploy, _ = reports
-    granted = set(granted_actions(bootstrap.roles["deploy"]))
-    assert {action for action in DEPLOY_REASONS if action not in granted or action in deploy.actions} == set()
+    policies = {**bootstrap.roles, "function boundary": bootstrap.function_boundary}
+    assert stale_reasons(read_reasons(IAM_SOURCE), policies, reports) == []

