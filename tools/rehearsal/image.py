@@ -136,7 +136,10 @@ def assemble(stage: str, task_root: Path, model_dir: Path, context: Path = APP_D
                 else:
                     shutil.copy2(origin, destination)
         elif keyword == "RUN":
-            subprocess.run(_stand_in_command(shlex.split(rest), staged), check=True, timeout=600)
+            command = _stand_in_command(shlex.split(rest), staged)
+            result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+            if result.returncode != 0:  # its output only then: pip's notes would drown the caller's
+                raise RuntimeError(f"RUN {rest} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
         elif keyword == "CMD":
             handler = json.loads(rest)[0]
         elif keyword != "ENTRYPOINT":

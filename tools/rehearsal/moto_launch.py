@@ -10,6 +10,9 @@
    release depends on it: Terraform published version 1 from the very image the rollout then deploys.
 4. Lambda looks an image up in the registry, as AWS does: a function cannot name an image that was never
    pushed, and its CodeSha256 is the image's digest (moto's default stubs ECR out).
+5. A function reads back as it was written: its LoggingConfig (moto drops it) and only the ImageConfig
+   fields that were set (moto adds empty ones). Otherwise every plan shows a change and every apply
+   publishes a version, which on AWS neither does.
 """
 
 from __future__ import annotations
@@ -21,12 +24,17 @@ import sys
 from typing import Any
 
 from moto import server
-from moto.awslambda.models import LambdaFunction, LambdaStorage
+from moto.awslambda.models import ImageConfig, LambdaFunction, LambdaStorage
 from moto.s3.models import FakeBucket
 
 _get_permission = FakeBucket.get_permission
 _publish_version = LambdaStorage.publish_version
 _update_function_code = LambdaFunction.update_function_code
+_function_init = LambdaFunction.__init__
+_update_configuration = LambdaFunction.update_configuration
+_get_configuration = LambdaFunction.get_configuration
+_image_config_init = ImageConfig.__init__
+_image_config_response = ImageConfig.response
 
 
 def insecure_transport_only(statement: dict) -> bool:
@@ -65,7 +73,42 @@ def update_function_code_as_lambda(self: LambdaFunction, updated_spec: dict[str,
     return configuration
 
 
+def function_with_logging_config(self: LambdaFunction, account_id: str, spec: dict[str, Any], *args: Any, **kw: Any):
+    _function_init(self, account_id, spec, *args, **kw)
+    self.logging_config = spec.get("LoggingConfig") or {
+        "LogFormat": "Text",
+        "LogGroup": f"/aws/lambda/{self.function_name}",
+    }
+
+
+def update_configuration_with_logging(self: LambdaFunction, config_updates: dict[str, Any]) -> dict[str, Any]:
+    if "LoggingConfig" in config_updates:
+        self.logging_config = config_updates["LoggingConfig"]
+    return _update_configuration(self, config_updates)
+
+
+def configuration_with_logging(self: LambdaFunction, *args: Any, **kw: Any) -> dict[str, Any]:
+    configuration = {**_get_configuration(self, *args, **kw), "LoggingConfig": getattr(self, "logging_config", {})}
+    if configuration.get("ImageConfigResponse") == {"ImageConfig": {}}:
+        del configuration["ImageConfigResponse"]  # nothing overridden: Lambda sends no ImageConfigResponse
+    return configuration
+
+
+def image_config_as_set(self: ImageConfig, config: dict[str, Any]) -> None:
+    _image_config_init(self, config)
+    self.given = dict(config)
+
+
+def image_config_response_as_set(self: ImageConfig) -> dict[str, Any]:
+    return {key: value for key, value in _image_config_response(self).items() if key in getattr(self, "given", {})}
+
+
 FakeBucket.get_permission = get_permission_over_https
+LambdaFunction.__init__ = function_with_logging_config
+LambdaFunction.update_configuration = update_configuration_with_logging
+LambdaFunction.get_configuration = configuration_with_logging
+ImageConfig.__init__ = image_config_as_set
+ImageConfig.response = image_config_response_as_set
 LambdaStorage.publish_version = publish_version_with_its_own_code
 LambdaFunction.update_function_code = update_function_code_as_lambda
 
