@@ -409,6 +409,8 @@ class Rehearsal:
             "2",
         ):
             raise StageFailed(f"the rollout did not roll version 3 back to 2: {rollout}\n{log}")
+        if not rollout.get("outcome", "").startswith("verification exited"):
+            raise StageFailed(f"version 3 was stopped before the live tests: {rollout.get('outcome')}\n{log}")
         if self.alias(function) != ("2", {}):
             raise StageFailed(f"the alias serves {self.alias(function)} after the rollback, not version 2 alone\n{log}")
         return (
