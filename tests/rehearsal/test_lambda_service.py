@@ -8,12 +8,12 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from rehearsal.image import TaskRoot
 from rehearsal.lambda_service import Container, LambdaService, image_manifest, split_qualifier
 from rehearsal.proxy import proxy_to
+from rehearsal.servers import local_client
 
 REGION = "eu-central-1"
 HANDLER = """
@@ -26,11 +26,6 @@ def handler(event, context):
 """
 
 
-def client(endpoint: str, service: str) -> Any:
-    return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
-
-
 def task_root(folder: Path, name: str, source: str = HANDLER) -> TaskRoot:
     folder.mkdir()
     (folder / "app.py").write_text(textwrap.dedent(source))
@@ -41,7 +36,7 @@ def task_root(folder: Path, name: str, source: str = HANDLER) -> TaskRoot:
 def function(rehearsal_moto: str, tmp_path: Path, request: pytest.FixtureRequest):
     """A function with versions 1 (image one) and 2 (image two), and an image moto has that was never built."""
     name = f"svc-{request.node.name[-40:].replace('[', '-').replace(']', '')}"[:60]
-    lambda_, ecr, iam = (client(rehearsal_moto, service) for service in ("lambda", "ecr", "iam"))
+    lambda_, ecr, iam = (local_client(rehearsal_moto, service) for service in ("lambda", "ecr", "iam"))
     service = LambdaService(lambda_, ecr, tmp_path / "logs")
     repository = ecr.create_repository(repositoryName=name)["repository"]["repositoryUri"]
     role = iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
@@ -53,7 +48,7 @@ def function(rehearsal_moto: str, tmp_path: Path, request: pytest.FixtureRequest
     lambda_.publish_version(FunctionName=name)
     lambda_.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
     with proxy_to(rehearsal_moto, service.handle) as endpoint:
-        yield name, client(endpoint, "lambda"), lambda_, service
+        yield name, local_client(endpoint, "lambda"), lambda_, service
     service.stop()
 
 

@@ -5,31 +5,27 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
+
+from rehearsal.lambda_service import manifest
+from rehearsal.servers import local_client
 
 ACCOUNT, REGION = "123456789012", "eu-central-1"
 LOGGING = {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "WARN", "LogGroup": "/aws/lambda/x"}
 
 
-def client(endpoint: str, service: str) -> Any:
-    return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
-
-
 def push(ecr: Any, repository: str, tag: str) -> str:
-    layer = {"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1, "digest": f"sha256:{tag}"}
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
-                           "digest": "sha256:0"}, "layers": [layer]}  # fmt: skip
-    digest = ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)["image"]
-    return f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{repository}@{digest['imageId']['imageDigest']}"
+    image = manifest(f"sha256:{tag}", 1, b"{}")
+    digest = ecr.put_image(repositoryName=repository, imageManifest=image, imageTag=tag)["image"]["imageId"][
+        "imageDigest"
+    ]
+    return f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{repository}@{digest}"
 
 
 @pytest.fixture
 def function(rehearsal_moto: str, request: pytest.FixtureRequest):
     name = f"ml-{abs(hash(request.node.name)) % 10**8}"
-    lambda_, ecr, iam = (client(rehearsal_moto, service) for service in ("lambda", "ecr", "iam"))
+    lambda_, ecr, iam = (local_client(rehearsal_moto, service) for service in ("lambda", "ecr", "iam"))
     ecr.create_repository(repositoryName=name)
     role = iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     images = [push(ecr, name, "aa"), push(ecr, name, "bb")]
@@ -69,7 +65,7 @@ def test_a_function_cannot_name_an_image_never_pushed(function):
 
 
 def test_bucket_policies_are_evaluated_as_for_https(rehearsal_moto):
-    s3 = client(rehearsal_moto, "s3")
+    s3 = local_client(rehearsal_moto, "s3")
     bucket = "moto-launch-https"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     deny_http = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": f"arn:aws:s3:::{bucket}/*",

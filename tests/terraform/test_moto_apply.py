@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from rehearsal.lambda_service import manifest
+from rehearsal.servers import local_client
 from rehearsal.terraform import provider_override, s3_backend_override
 from tests.support.servers import aws_env
 from tests.terraform.conftest import Terraform, copy_terraform
@@ -39,29 +40,15 @@ FIRST_DEPLOY_TARGETS = ("-target=aws_ecr_repository.this", "-target=module.model
 
 def push_fake_image(ecr: Any, repository: str, tag: str) -> str:
     """moto keeps manifests, not layers: enough for Lambda's image_uri to point at a real tag."""
-    config = json.dumps({"tag": tag}).encode()
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-            "size": len(config),
-            "digest": f"sha256:{hashlib.sha256(config).hexdigest()}",
-        },
-        "layers": [],
-    }
-    ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
+    layer = f"sha256:{hashlib.sha256(tag.encode()).hexdigest()}"
+    ecr.put_image(
+        repositoryName=repository, imageManifest=manifest(layer, 1, json.dumps({"tag": tag}).encode()), imageTag=tag
+    )
     return f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{repository}:{tag}"
 
 
 def client(endpoint: str, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return local_client(endpoint, service, REGION)
 
 
 def outputs(terraform: Terraform, root: Path, env: dict[str, str]) -> dict[str, Any]:

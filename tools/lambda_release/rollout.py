@@ -436,6 +436,13 @@ def cancellable() -> Iterator[None]:
             signal.signal(number, handler)
 
 
+def cancellation_inside(error: BaseException) -> Cancelled | None:
+    """The signal behind an AWS call's error: botocore wraps whatever its HTTP client raised (our Cancelled,
+    when the signal arrives mid-request) as an HTTPClientError carrying the original."""
+    cause = getattr(error, "kwargs", {}).get("error") or error.__cause__ or error.__context__
+    return cause if isinstance(cause, Cancelled) else None
+
+
 @contextmanager
 def uninterruptible() -> Iterator[None]:
     """Hold SIGINT and SIGTERM while the alias is moved back: a second signal must not stop the rollback."""
@@ -517,6 +524,11 @@ def deploy(
         log(f"pre-traffic check of version {result.version} failed, the alias was not moved: {error}")
         return {**outcome, "outcome": f"pre-traffic check failed: {error}"[:500]}
     log(f"pre-traffic check passed: version {result.version} serves model {model_version}")
+
+    def cancel(signal_name: Cancelled) -> dict[str, str]:
+        log(f"{signal_name} received: moving {target.alias} back to version {result.previous_version}")
+        return {**undo(client, target, result, outcome), "status": "cancelled", "outcome": f"cancelled ({signal_name})"}
+
     try:
         if not canary.all_at_once:
             seen = move_alias(client, target, seen, result.previous_version, (result.version, canary.share))
@@ -528,9 +540,10 @@ def deploy(
         log(f"alias {target.alias} moved from version {result.previous_version} to {result.version}")
         exit_status = run_verification(verify_command, result) if verify_command else 0
     except Cancelled as signal_name:
-        log(f"{signal_name} received: moving {target.alias} back to version {result.previous_version}")
-        return {**undo(client, target, result, outcome), "status": "cancelled", "outcome": f"cancelled ({signal_name})"}
+        return cancel(signal_name)
     except (ClientError, BotoCoreError) as error:
+        if (signal_name := cancellation_inside(error)) is not None:
+            return cancel(signal_name)
         if (
             isinstance(error, ClientError)
             and error.response.get("Error", {}).get("Code") == "PreconditionFailedException"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rehearsal import stages
 from rehearsal.servers import MOTO_OVER_HTTPS, moto_server
-from rehearsal.stages import Outcome, Rehearsal, play
+from rehearsal.stages import RELEASE_INPUTS, Outcome, Rehearsal, play
 from rehearsal.steps import REPO_ROOT
 
 BUILD_DIR = REPO_ROOT / "build"
@@ -33,8 +33,10 @@ def summary(outcomes: list[Outcome], seconds: float) -> str:
             f"Whole workflow runs from their YAML, from an empty moto account, in {seconds:.0f}s.",
             "",
             stages.__doc__ or "",
-            "moto_server runs with the corrections rehearsal/moto_launch.py lists (HTTPS requests; Lambda's",
-            "versions keep their code; an unchanged image publishes no new version). No Docker image is built",
+            "moto_server runs with the corrections tools/rehearsal/moto_launch.py lists: requests count as HTTPS",
+            "for bucket policies; published versions keep their code; an unchanged image publishes no version;",
+            "a function's image must exist in ECR; a function reads back as written. The release's canary waits",
+            f"{float(RELEASE_INPUTS['canary-minutes']) * 60:g} seconds instead of 10 minutes. No Docker image is built "
             "or pushed, and nothing reaches AWS or GitHub.",
             "",
             "| stage | outcome | detail |",

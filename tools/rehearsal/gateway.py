@@ -11,13 +11,12 @@ import contextlib
 import fnmatch
 import json
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from lambda_model.serving.local_api import LocalApiServer, ProxyHandler
-from rehearsal.servers import free_port
+from rehearsal.servers import free_port, serving_in_thread
 
 # https://{api id}.execute-api.{region}.amazonaws.com/{stage}
 INVOKE_URL = re.compile(r"^https://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com/(?P<stage>[^/]+)/?$")
@@ -139,10 +138,5 @@ def serving(api: Api, lambda_client: Any) -> Iterator[str]:
             valid = isinstance(result, dict) and isinstance(result.get("statusCode"), int)
             return result if valid else BAD_GATEWAY  # a malformed proxy response is API Gateway's 502
 
-    server = LocalApiServer(("127.0.0.1", free_port()), GatewayHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/{api.stage}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_in_thread(LocalApiServer(("127.0.0.1", free_port()), GatewayHandler)) as url:
+        yield f"{url}/{api.stage}"

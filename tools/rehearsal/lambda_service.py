@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from rehearsal.image import TaskRoot
 from rehearsal.proxy import ProxiedRequest, Reply
 
+LAYER_MEDIA_TYPE = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations$")
 # A warm container, as Lambda keeps one: the handler is imported once, then answers one event per line.
 # Its stdout is the handler's log (as in Lambda); the answers go back on a copy of the original stdout.
@@ -109,19 +110,9 @@ class Container:
             self.process.wait(timeout=10)
 
 
-def image_manifest(task_root: TaskRoot, created: str) -> str:
-    """A manifest for moto's ECR, which keeps manifests, not layers, and derives the digest from the layer
-    digests. The one layer stands for the task root's content and the build time: like a real build (whose
-    image config records when it was built), every build gets a digest of its own."""
-    content, size = hashlib.sha256(), 0
-    for path in sorted(task_root.path.rglob("*")):
-        if path.is_file():
-            data = path.read_bytes()
-            content.update(str(path.relative_to(task_root.path)).encode())
-            content.update(hashlib.sha256(data).digest())
-            size += len(data)
-    config = json.dumps({"created": created, "config": {"Cmd": [task_root.handler]}}).encode()
-    layer = hashlib.sha256(f"{content.hexdigest()} {created}".encode()).hexdigest()
+def manifest(layer_digest: str, layer_size: int, config: bytes) -> str:
+    """A single-platform image manifest. moto's ECR keeps manifests, not layers, and derives an image's
+    digest from its layer digests: images with different layers get different digests."""
     return json.dumps(
         {
             "schemaVersion": 2,
@@ -134,12 +125,28 @@ def image_manifest(task_root: TaskRoot, created: str) -> str:
             "layers": [
                 {
                     "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                    "size": size,
-                    "digest": f"sha256:{layer}",
+                    "size": layer_size,
+                    "digest": layer_digest,
                 }
             ],
         }
     )
+
+
+def image_manifest(task_root: TaskRoot, created: str) -> str:
+    """The manifest standing for an assembled image: one layer for the task root's content and the build
+    time. Like a real build (whose image config records when it was built), every build gets a digest of
+    its own."""
+    content, size = hashlib.sha256(), 0
+    for path in sorted(task_root.path.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            content.update(str(path.relative_to(task_root.path)).encode())
+            content.update(hashlib.sha256(data).digest())
+            size += len(data)
+    config = json.dumps({"created": created, "config": {"Cmd": [task_root.handler]}}).encode()
+    layer = hashlib.sha256(f"{content.hexdigest()} {created}".encode()).hexdigest()
+    return manifest(f"sha256:{layer}", size, config)
 
 
 @dataclass

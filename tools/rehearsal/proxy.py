@@ -10,13 +10,12 @@ import contextlib
 import http.client
 import http.server
 import json
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from rehearsal.servers import free_port
+from rehearsal.servers import free_port, serving_in_thread
 
 # Hop-by-hop or recomputed: the proxy sets its own Content-Length for the (possibly rewritten) payload.
 NOT_PASSED_BACK = {"content-length", "transfer-encoding", "connection"}
@@ -103,10 +102,5 @@ def proxy_to(upstream: str, handle: Handle) -> Iterator[str]:
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = forward
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_in_thread(http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)) as url:
+        yield url

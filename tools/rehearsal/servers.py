@@ -6,13 +6,18 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
+
+import boto3
 
 # moto_server, with bucket policies evaluated as for HTTPS requests (see moto_launch): the rehearsal's.
 MOTO_OVER_HTTPS = (sys.executable, "-m", "rehearsal.moto_launch")
@@ -76,3 +81,25 @@ def moto_server(log_path: Path, launcher: Sequence[str] = MOTO) -> Iterator[str]
     endpoint = f"http://127.0.0.1:{port}"
     with running([*launcher, "-H", "127.0.0.1", "-p", str(port)], f"{endpoint}/moto-api/", log_path):
         yield endpoint
+
+
+@contextlib.contextmanager
+def serving_in_thread(server: socketserver.BaseServer) -> Iterator[str]:
+    """Serve `server` (bound to 127.0.0.1) from a thread until the block ends; yields its base URL."""
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def local_client(endpoint: str, service: str, region: str = "eu-central-1") -> Any:
+    """A boto3 client for a local endpoint (moto, or the proxy in front of it), which accepts any key."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 (a local endpoint accepts any key)
+    )

@@ -25,13 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from lambda_model.registry.store import NO_POINTER
 from rehearsal import gateway, image
 from rehearsal.job import Job, oidc_subject, unsigned_token
 from rehearsal.lambda_service import LambdaService
 from rehearsal.proxy import proxy_to
+from rehearsal.servers import local_client
 from rehearsal.steps import REPO_ROOT, workflow_data
 from rehearsal.terraform import cli_config, find_mirror, plugin_cache_dir, provider_override, s3_backend_override
 from rehearsal.workflow import WorkflowRun, play_workflow
@@ -112,7 +111,7 @@ class Rehearsal:
             ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*_override.tf", "*.tfplan", "tests"),
         )
         service = LambdaService(
-            moto_client(moto_endpoint, "lambda"), moto_client(moto_endpoint, "ecr"), workspace / "containers"
+            local_client(moto_endpoint, "lambda"), local_client(moto_endpoint, "ecr"), workspace / "containers"
         )
         with proxy_to(moto_endpoint, service.handle) as endpoint:
             (workspace / "terraform" / "moto_override.tf").write_text(
@@ -160,7 +159,7 @@ class Rehearsal:
         }
 
     def client(self, service: str) -> Any:
-        return moto_client(self.moto_endpoint, service)
+        return local_client(self.moto_endpoint, service)
 
     @property
     def variables(self) -> dict[str, str]:
@@ -261,7 +260,7 @@ class Rehearsal:
             return
         invoke_url = context[f"steps.{step_id}.outputs.endpoint-url"]
         api = gateway.Api.read(self.client("apigateway"), self.client("lambda"), invoke_url)
-        local_url = self.gateways.enter_context(gateway.serving(api, moto_client(self.endpoint, "lambda")))
+        local_url = self.gateways.enter_context(gateway.serving(api, local_client(self.endpoint, "lambda")))
         context[f"steps.{step_id}.outputs.endpoint-url"] = local_url
         job.records[-1].note = f"API Gateway stand-in: {invoke_url} served at {local_url}"
 
@@ -453,16 +452,6 @@ class Rehearsal:
         if self.promoted() != promoted:
             raise StageFailed(f"model {self.promoted()} is promoted after a failed gate, not {promoted}\n{log}")
         return f"gate failed ({WEAK_PARAMETERS}), release job skipped, model {promoted} stays promoted", log
-
-
-def moto_client(endpoint: str, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="admin",
-        aws_secret_access_key="admin",  # noqa: S106 (moto accepts any key)
-    )
 
 
 # The documented order (issue 9 / docs/deploy.md): (stage, method).
