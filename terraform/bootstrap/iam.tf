@@ -298,10 +298,12 @@ locals {
       Resource = [local.model_bucket_arn]
     },
     {
+      # New versions, and the gate's frozen reference sets: the first gate that has a production model to
+      # judge writes one under models/reference/ (once, with If-None-Match; a reference set is never rewritten).
       Sid      = "WriteModelVersions"
       Effect   = "Allow"
       Action   = ["s3:PutObject"]
-      Resource = ["${local.model_bucket_arn}/models/versions/*"]
+      Resource = ["${local.model_bucket_arn}/models/versions/*", "${local.model_bucket_arn}/models/reference/*"]
     },
   ]
 

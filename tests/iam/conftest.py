@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from iam_check.rendered import BootstrapPolicies, render_bootstrap
 from tests.support.servers import aws_env
 from tests.terraform.conftest import TERRAFORM_DIR, Terraform, terraform  # noqa: F401  (the CLI fixture)
-from tools.iam_check.rendered import BootstrapPolicies, render_bootstrap
 
 ACCOUNT = "123456789012"  # moto's account, which the plan reads back from sts:GetCallerIdentity
 REGION = "eu-central-1"

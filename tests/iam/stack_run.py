@@ -12,12 +12,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from iam_check.recording import RecordedCall, Recorder
 from rehearsal.terraform import provider_override, s3_backend_override
 from tests.iam.conftest import ACCOUNT, REGION, STACK
 from tests.support.servers import aws_env
 from tests.terraform.conftest import Terraform, copy_terraform
 from tests.terraform.test_moto_apply import FIRST_DEPLOY_TARGETS, client, push_fake_image
-from tools.iam_check.recording import RecordedCall, Recorder
 
 # The bootstrap's names for this stack (terraform/bootstrap/locals.tf): the roles are scoped to them.
 NAME_PREFIX, ENVIRONMENT = STACK.rsplit("-", 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.iam_check.evaluator import Decision, Request, UnsupportedCondition, evaluate, matches
+from iam_check.evaluator import Decision, Request, UnsupportedCondition, evaluate, matches
 
 
 def policy(*statements: dict) -> dict:

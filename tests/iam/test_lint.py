@@ -11,7 +11,7 @@ import json
 
 import parliament
 
-from tools.iam_check.rendered import BootstrapPolicies
+from iam_check.rendered import BootstrapPolicies
 
 # (policy address, parliament issue) → why the finding is accepted as is.
 ACCEPTED = {

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.iam_check.reasons import ReasonError, read_reasons
+from iam_check.reasons import ReasonError, read_reasons
 
 SOURCE = """
   statements = [

@@ -23,18 +23,18 @@ from typing import Any
 import boto3
 import pytest
 
+from iam_check.evaluator import Request
+from iam_check.reasons import read_reasons
+from iam_check.recording import RecordedCall, Recorder
+from iam_check.rendered import BootstrapPolicies
+from iam_check.report import RoleReport, check_role, stale_reasons, table
+from iam_check.service_calls import Observed, iam_requests
 from rehearsal import servers as processes
 from rehearsal.proxy import ProxiedRequest, Reply, json_reply, proxy_to
 from tests.iam.conftest import ACCOUNT, REGION, STACK
 from tests.iam.stack_run import StackCalls, record_stack
 from tests.support import servers
 from tests.terraform.conftest import TERRAFORM_DIR, Terraform
-from tools.iam_check.evaluator import Request
-from tools.iam_check.reasons import read_reasons
-from tools.iam_check.recording import RecordedCall, Recorder
-from tools.iam_check.rendered import BootstrapPolicies
-from tools.iam_check.report import RoleReport, check_role, stale_reasons, table
-from tools.iam_check.service_calls import Observed, iam_requests
 
 BUCKET = f"{STACK}-models-{ACCOUNT}"
 
@@ -210,23 +210,21 @@ def reports(
     recorder = Recorder(recording_moto)
     store = f"s3://{BUCKET}/models"
 
+    def retrain(run: str) -> dict:
+        """The retrain job's train and gate steps."""
+        summary = work / f"summary-{run}.json"
+        trained = cli(recording_moto, "train", "--data", f"s3://{BUCKET}/data/iris.csv", "--store", store,
+                      "--no-promote", "--summary-json", str(summary))  # fmt: skip
+        assert trained.returncode == 0, trained.stderr
+        candidate = json.loads(summary.read_text())
+        gated = cli(
+            recording_moto, "gate", "--candidate", candidate["uri"], "--baseline", store, "--min-accuracy", "0.8"
+        )
+        assert gated.returncode == 0, gated.stdout + gated.stderr
+        return candidate
+
     recorder.start()
-    summary = work / "summary.json"
-    trained = cli(
-        recording_moto,
-        "train",
-        "--data",
-        f"s3://{BUCKET}/data/iris.csv",
-        "--store",
-        store,
-        "--no-promote",
-        "--summary-json",
-        str(summary),
-    )
-    assert trained.returncode == 0, trained.stderr
-    version = json.loads(summary.read_text())
-    gated = cli(recording_moto, "gate", "--candidate", version["uri"], "--baseline", store, "--min-accuracy", "0.8")
-    assert gated.returncode == 0, gated.stdout + gated.stderr
+    version = retrain("first")  # no production yet
     train_calls = recorder.stop()
 
     # The release job: choose the model (versions), export it into the image's build context, promote it.
@@ -238,6 +236,12 @@ def reports(
     promoted = cli(recording_moto, "promote", "--store", store, "--version", version["version"])
     assert promoted.returncode == 0, promoted.stderr
     release_calls = recorder.stop() + rollout_calls(recording_moto, recorder, model_dir)
+
+    # A retrain once production exists: its gate scores production too, on the frozen reference set that the
+    # first such gate writes under models/reference/.
+    recorder.start()
+    retrain("second")
+    train_calls += recorder.stop()
 
     recorder.start()
     event = str(Path(__file__).parents[1] / "events" / "direct_invoke.json")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tools.iam_check.evaluator import Request
-from tools.iam_check.report import check_role, stale_reasons, table
+from iam_check.evaluator import Request
+from iam_check.report import check_role, stale_reasons, table
 
 POLICY = {
     "Version": "2012-10-17",

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from iam_check.evaluator import Decision, Request, evaluate
+from iam_check.rendered import BootstrapPolicies
 from tests.iam.conftest import ACCOUNT, MODEL_BUCKET, REGION, STACK
-from tools.iam_check.evaluator import Decision, Request, evaluate
-from tools.iam_check.rendered import BootstrapPolicies
 
 FUNCTION_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{STACK}-function"
 BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/{STACK}-function-boundary"

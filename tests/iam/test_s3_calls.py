@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tools.iam_check.evaluator import Request
-from tools.iam_check.s3_calls import UnknownOperation, iam_requests
+from iam_check.evaluator import Request
+from iam_check.s3_calls import UnknownOperation, iam_requests
 
 B = "arn:aws:s3:::b"
 

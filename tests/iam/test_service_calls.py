@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from tools.iam_check.evaluator import Request
-from tools.iam_check.recording import RecordedCall
-from tools.iam_check.s3_calls import UnknownOperation
-from tools.iam_check.service_calls import Observed, iam_requests
+from iam_check.evaluator import Request
+from iam_check.recording import RecordedCall
+from iam_check.s3_calls import UnknownOperation
+from iam_check.service_calls import Observed, iam_requests
 
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"

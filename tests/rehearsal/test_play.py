@@ -13,6 +13,9 @@ class ScriptedRehearsal:
         self.called: list[str] = []
         self.failing, self.broken = failing, broken
 
+    def run_stage(self, method: str) -> tuple[str, str]:
+        return getattr(self, method)()
+
     def __getattr__(self, method: str):
         def stage():
             self.called.append(method)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from tools.iam_check.evaluator import Decision, Policy, Request, evaluate, matches, statement_applies, statements
+from iam_check.evaluator import Decision, Policy, Request, evaluate, matches, statement_applies, statements
 
 # (statement Sid, action pattern as written).
 Grant = tuple[str, str]

@@ -16,7 +16,7 @@ from xml.etree import ElementTree
 import botocore.session
 from policy_sentry.querying.actions import get_action_data
 
-from tools.iam_check.evaluator import Request
+from iam_check.evaluator import Request
 
 # Operations authorized under another action's name (AWS S3 docs, "Actions, resources and condition keys").
 RENAMED = {

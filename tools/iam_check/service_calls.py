@@ -24,10 +24,10 @@ import botocore.loaders
 from botocore.parsers import BaseCBORParser
 from policy_sentry.querying.actions import get_action_data
 
-from tools.iam_check import s3_calls
-from tools.iam_check.evaluator import Request
-from tools.iam_check.recording import RecordedCall
-from tools.iam_check.s3_calls import UnknownOperation
+from iam_check import s3_calls
+from iam_check.evaluator import Request
+from iam_check.recording import RecordedCall
+from iam_check.s3_calls import UnknownOperation
 
 # Operations authorized under another action's name (Service Authorization Reference, Lambda).
 LAMBDA_RENAMED = {"Invoke": "InvokeFunction"}

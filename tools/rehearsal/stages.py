@@ -10,6 +10,8 @@ replaced, and every replacement says what it does in the job's log:
   smoke test does;
 - API Gateway: the stage is served on 127.0.0.1 from the API moto keeps (rehearsal.gateway), and the live
   tests are pointed there.
+After each stage, the AWS calls its jobs made are judged against the policies of the role that made them
+(rehearsal.permissions): moto enforces no IAM, so this is where a missing permission shows.
 """
 
 from __future__ import annotations
@@ -29,13 +31,15 @@ from lambda_model.registry.store import NO_POINTER
 from rehearsal import gateway, image
 from rehearsal.job import Job, oidc_subject, unsigned_token
 from rehearsal.lambda_service import LambdaService
-from rehearsal.proxy import proxy_to
+from rehearsal.permissions import RoleAudit
+from rehearsal.proxy import ProxiedRequest, Reply, proxy_to
 from rehearsal.servers import local_client
 from rehearsal.steps import REPO_ROOT, workflow_data
 from rehearsal.terraform import cli_config, find_mirror, plugin_cache_dir, provider_override, s3_backend_override
 from rehearsal.workflow import WorkflowRun, play_workflow
 
 REGION = "eu-central-1"
+ACCOUNT = "123456789012"  # moto's
 # A repository created after 2026-07-15: its tokens carry the immutable subject (owner@ID/name@ID).
 GITHUB_REPOSITORY = "octo-org/lambda-model"
 GITHUB_OWNER_ID = "1001"
@@ -93,12 +97,14 @@ class Rehearsal:
     scopes: dict[str, dict[str, str]] = field(default_factory=dict)  # GitHub variables by scope
     commits: int = 0
     run_number: int = 0
+    audit: RoleAudit | None = None
     gateways: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     # -- the machine ------------------------------------------------------------------------------
     @classmethod
     @contextlib.contextmanager
     def running(cls, moto_endpoint: str, workspace: Path) -> Iterator[Rehearsal]:
+        workspace = workspace.resolve()  # terraform and the jobs run with other working directories
         if workspace.exists():
             shutil.rmtree(workspace)
         workspace.mkdir(parents=True)
@@ -113,13 +119,20 @@ class Rehearsal:
         service = LambdaService(
             local_client(moto_endpoint, "lambda"), local_client(moto_endpoint, "ecr"), workspace / "containers"
         )
-        with proxy_to(moto_endpoint, service.handle) as endpoint:
+        audit = RoleAudit(local_client(moto_endpoint, "iam"), ACCOUNT, endpoint="")
+
+        def handle(request: ProxiedRequest, ask_moto: Callable[[], Reply]) -> Reply:
+            audit.record(request)
+            return service.handle(request, ask_moto)
+
+        with proxy_to(moto_endpoint, handle) as endpoint:
+            audit.endpoint = endpoint
             (workspace / "terraform" / "moto_override.tf").write_text(
                 s3_backend_override(endpoint) + provider_override(endpoint, static_credentials=False)
             )
             (workspace / "terraform" / "bootstrap" / "moto_override.tf").write_text(provider_override(endpoint))
             (workspace / "terraformrc").write_text(cli_config(find_mirror(), plugin_cache_dir()))
-            rehearsal = cls(endpoint, moto_endpoint, workspace, service)
+            rehearsal = cls(endpoint, moto_endpoint, workspace, service, audit=audit)
             try:
                 with rehearsal.gateways:
                     yield rehearsal
@@ -230,6 +243,8 @@ class Rehearsal:
         credentials = self.client("sts").assume_role_with_web_identity(
             RoleArn=role_arn, RoleSessionName=settings.get("role-session-name", "rehearsal"), WebIdentityToken=token
         )["Credentials"]
+        if self.audit is not None:
+            self.audit.session(credentials["AccessKeyId"], role["RoleName"])
         job.env.update(
             AWS_ACCESS_KEY_ID=credentials["AccessKeyId"],
             AWS_SECRET_ACCESS_KEY=credentials["SecretAccessKey"],
@@ -298,6 +313,21 @@ class Rehearsal:
                      if key.startswith("steps.rollout.outputs.")}  # fmt: skip
 
     # -- the stages ---------------------------------------------------------------------------------
+    def run_stage(self, method: str) -> tuple[str, str]:
+        """One stage, then every AWS call its jobs made judged against the policies of the role that made it."""
+        result = getattr(self, method)()
+        detail, log = result if isinstance(result, tuple) else (result, "")
+        if self.audit is None:
+            return detail, log
+        counted, denied = self.audit.judge()
+        if denied:
+            listing = "\n".join(f"- {denial}" for denial in denied)
+            raise StageFailed(f"{len(denied)} AWS requests would be denied by IAM\n{listing}\n{log}")
+        if counted:
+            by_role = ", ".join(f"{count} {role}" for role, count in sorted(counted.items()))
+            detail = f"{detail}; IAM allows all {sum(counted.values())} requests ({by_role})"
+        return detail, log
+
     def bootstrap(self) -> str:
         """docs/infrastructure.md: apply terraform/bootstrap with admin credentials, set the variables."""
         root = self.workspace / "terraform" / "bootstrap"
@@ -476,8 +506,7 @@ def play(rehearsal: Rehearsal, report: Callable[[Outcome], None]) -> list[Outcom
             outcome = Outcome(stage, "not rehearsed", "an earlier stage failed")
         else:
             try:
-                result = getattr(rehearsal, method)()
-                detail, log = result if isinstance(result, tuple) else (result, "")
+                detail, log = rehearsal.run_stage(method)
                 outcome = Outcome(stage, "ok", detail, log)
             except StageFailed as error:
                 outcome = Outcome(stage, "FAILED", str(error).splitlines()[0], str(error))

@@ -221,13 +221,16 @@ run "train_role_scope" {
         resource = ["arn:aws:s3:::lambda-model-prod-models-123456789012/data/*", "arn:aws:s3:::lambda-model-prod-models-123456789012/models/*"]
       }
       ListTrainingDataAndModels = { action = ["s3:ListBucket"], resource = ["arn:aws:s3:::lambda-model-prod-models-123456789012"] }
-      WriteModelVersions        = { action = ["s3:PutObject"], resource = ["arn:aws:s3:::lambda-model-prod-models-123456789012/models/versions/*"] }
+      WriteModelVersions = {
+        action   = ["s3:PutObject"]
+        resource = ["arn:aws:s3:::lambda-model-prod-models-123456789012/models/versions/*", "arn:aws:s3:::lambda-model-prod-models-123456789012/models/reference/*"]
+      }
       NoPrivilegeEscalation = {
         action   = local.no_escalation_statement.Action
         resource = local.no_escalation_statement.Resource
       }
     }
-    error_message = "The train role reads data/ and models/, and writes only new objects under models/versions/."
+    error_message = "The train role reads data/ and models/, and writes only new objects under models/versions/ and models/reference/."
   }
   assert {
     condition     = alltrue([for s in jsondecode(aws_iam_role_policy.github["train"].policy).Statement : !contains(s.Action, "s3:ListBucket") || try(s.Condition, null) == null])
