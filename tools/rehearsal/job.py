@@ -20,7 +20,7 @@ LOCAL_ACTION_PREFIXES = ("$/", "./")
 
 
 class NotRehearsable(RuntimeError):
-    """A step the rehearsal has no faithful substitute for: the stage is reported as not rehearsed."""
+    """A step the rehearsal has no faithful substitute for: its stage fails, so a new action gets one."""
 
 
 @dataclass
