@@ -53,7 +53,7 @@ test-%: setup ## One folder of tests/: test-unit, -integration, -terraform, -wor
 iam: $(VENV)/.installed ## Recorded AWS calls per role against the rendered policies: the table, then every IAM check
 	$(PY) -m pytest tests/iam -q -s
 
-rehearse: $(VENV)/.installed ## Play bootstrap, merges, retrains from the workflows' run: steps against moto; build/rehearsal.md
+rehearse: $(VENV)/.installed ## Play the documented life (bootstrap .. failing gate) from the workflows' steps against moto, IAM-judged; build/rehearsal.md
 	$(PY) -m rehearsal
 
 lint: setup ## ruff, terraform fmt, hadolint, zizmor, actionlint + shellcheck, checkov
