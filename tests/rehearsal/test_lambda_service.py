@@ -22,6 +22,9 @@ LOADED = os.environ["IMAGE_NAME"]  # read once per container, like the model
 def handler(event, context):
     if event.get("fail"):
         raise ValueError("asked to fail")
+    if event.get("sleep"):
+        import time
+        time.sleep(event["sleep"])
     return {"image": LOADED, "version": context.function_version, "event": event}
 """
 
@@ -89,7 +92,7 @@ def test_an_import_error_fails_every_invoke(tmp_path):
     container = Container(broken, tmp_path / "broken.log")
     try:
         answer = container.invoke({"event": {}, "request_id": "r", "function_name": "f", "version": "1",
-                                   "invoked_arn": "arn", "memory": 128, "deadline": 0})  # fmt: skip
+                                   "invoked_arn": "arn", "memory": 128, "timeout": 3, "deadline": 0})  # fmt: skip
     finally:
         container.stop()
     assert answer["error"]["errorType"] == "Runtime.ImportModuleError"
@@ -130,3 +133,18 @@ def test_every_build_gets_its_own_digest(tmp_path):
 )
 def test_the_qualifier_may_come_with_the_name(function, qualifier, expected):
     assert split_qualifier(function, qualifier) == expected
+
+
+def test_an_answer_later_than_the_timeout_is_a_timeout_and_a_new_container(tmp_path):
+    container = Container(task_root(tmp_path / "slow", "slow"), tmp_path / "slow.log")
+    request = {"request_id": "r", "function_name": "f", "version": "1", "invoked_arn": "arn", "memory": 128,
+               "timeout": 0.5, "deadline": 0}  # fmt: skip
+    try:
+        assert container.invoke({**request, "event": {}})["payload"]["image"] == "slow"  # init does not count
+        first = container.process
+        answer = container.invoke({**request, "event": {"sleep": 5}})
+        assert answer["error"] == {"errorMessage": "Task timed out after 0.50 seconds", "errorType": "Sandbox.Timedout"}
+        assert container.invoke({**request, "event": {}})["payload"]["image"] == "slow"
+        assert container.process is not first
+    finally:
+        container.stop()

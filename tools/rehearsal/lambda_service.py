@@ -11,19 +11,22 @@ import hashlib
 import json
 import random
 import re
+import select
 import subprocess
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from rehearsal.image import TaskRoot
 from rehearsal.proxy import ProxiedRequest, Reply
 
 LAYER_MEDIA_TYPE = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+# Lambda's init phase (importing the handler, loading the model) may take this long on top of the timeout.
+INIT_SECONDS = 10.0
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations$")
 # A warm container, as Lambda keeps one: the handler is imported once, then answers one event per line.
 # Its stdout is the handler's log (as in Lambda); the answers go back on a copy of the original stdout.
@@ -78,36 +81,48 @@ class Container:
     task_root: TaskRoot
     log_path: Path
     process: subprocess.Popen | None = None
+    log: BinaryIO | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def invoke(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One event; like Lambda, an answer later than the function's timeout (plus the init phase's
+        10 s for a new container) is a timeout, and the environment is thrown away."""
         with self.lock:  # a container handles one event at a time, as in Lambda
+            timeout = request["timeout"]
             if self.process is None or self.process.poll() is not None:
-                command, env = self.task_root.command(RUNTIME_LOOP)
-                self.log_path.parent.mkdir(parents=True, exist_ok=True)
-                log = self.log_path.open("ab")
-                self.process = subprocess.Popen(
-                    [*command, self.task_root.handler],
-                    env=env,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=log,
-                    text=True,
-                )
-            stdin, stdout = self.process.stdin, self.process.stdout
+                self.start()
+                timeout += INIT_SECONDS
+            stdin, stdout = self.process.stdin, self.process.stdout  # type: ignore[union-attr]
             if stdin is None or stdout is None:
                 raise RuntimeError("the runtime has no pipes")
             stdin.write(json.dumps(request) + "\n")
             stdin.flush()
+            ready, _, _ = select.select([stdout], [], [], timeout)
+            if not ready:
+                self.stop()
+                message = f"Task timed out after {request['timeout']:.2f} seconds"
+                return {"error": {"errorMessage": message, "errorType": "Sandbox.Timedout"}}
             line = stdout.readline()
         if not line:
             return {"error": {"errorMessage": "the runtime exited", "errorType": "Runtime.ExitError"}}
         return json.loads(line)
 
+    def start(self) -> None:
+        command, env = self.task_root.command(RUNTIME_LOOP)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [*command, self.task_root.handler], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=self.log, text=True,
+        )  # fmt: skip
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+            self.process.kill()
             self.process.wait(timeout=10)
+        if self.log is not None:
+            self.log.close()
+            self.log = None
 
 
 def manifest(layer_digest: str, layer_size: int, config: bytes) -> str:
@@ -158,8 +173,8 @@ class LambdaService:
     ecr_client: Any
     log_dir: Path
     images: dict[str, TaskRoot] = field(default_factory=dict)  # digest -> the image's file system
-    containers: dict[tuple[str, str], Container] = field(default_factory=dict)
-    invocations: list[tuple[str, str]] = field(default_factory=list)  # (function, version) per Invoke
+    containers: dict[tuple[str, str], Container] = field(default_factory=dict)  # (function, version)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def push(self, repository: str, tag: str, task_root: TaskRoot) -> str:
         """Register `task_root` as repository:tag in moto's ECR; returns the image digest."""
@@ -200,9 +215,6 @@ class LambdaService:
         if digest not in self.images:
             raise ImageNotBuilt(f"{name}:{version} runs image {digest}, which this rehearsal did not build")
         key = (name, version)
-        if key not in self.containers:
-            self.containers[key] = Container(self.images[digest], self.log_dir / f"{name}-{version}.log")
-        self.invocations.append(key)
         request = {
             "event": event,
             "request_id": str(uuid.uuid4()),
@@ -210,9 +222,14 @@ class LambdaService:
             "version": version,
             "invoked_arn": configuration["FunctionArn"] + (f":{qualifier}" if qualifier else ""),
             "memory": configuration.get("MemorySize", 128),
+            "timeout": configuration.get("Timeout", 3),
             "deadline": time.time() + configuration.get("Timeout", 3),
         }
-        return self.containers[key].invoke(request), version
+        with self.lock:
+            if key not in self.containers:
+                self.containers[key] = Container(self.images[digest], self.log_dir / f"{name}-{version}.log")
+            container = self.containers[key]
+        return container.invoke(request), version
 
     def version_for(self, function: str, qualifier: str) -> str:
         """The version an Invoke runs: a number as given, $LATEST, or an alias's, weighted as Lambda routes."""
