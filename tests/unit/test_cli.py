@@ -2,6 +2,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -219,15 +220,21 @@ def test_a_tampered_reference_set_fails_the_gate(model_store, store_copy, capsys
     assert "changed after it was written" in capsys.readouterr().err
 
 
-def test_promotion_is_refused_when_the_pointer_moved_since_the_gate(store_copy, tmp_path, capsys):
+def gated_candidate(store_copy: Path, tmp_path: Path) -> tuple[str, str]:
+    """A new version trained elsewhere and copied into the store, gated against its production: (version,
+    the pointer tag the gate read), as the retrain job hands them to the release."""
     again = tmp_path / "again"
     assert main(["train", "--store", str(again), "--no-promote"]) == 0
     (candidate,) = LocalStore(again).versions()
     shutil.copytree(again / "versions" / candidate, store_copy / "versions" / candidate)
     outputs = tmp_path / "gate-outputs"
-    assert gate(again / "versions" / candidate, "--baseline", store_copy, "--min-accuracy", 0.9,
+    assert gate(store_copy / "versions" / candidate, "--baseline", store_copy, "--min-accuracy", 0.9,
                 "--pointer-tag-output", outputs) == 0  # fmt: skip
-    tag = outputs.read_text().strip().removeprefix("pointer-tag=")
+    return candidate, outputs.read_text().strip().removeprefix("pointer-tag=")
+
+
+def test_promotion_is_refused_when_the_pointer_moved_since_the_gate(store_copy, tmp_path, capsys):
+    candidate, tag = gated_candidate(store_copy, tmp_path)
     production = LocalStore(store_copy).current_version()
     assert main(["promote", "--store", str(store_copy), "--version", production]) == 0  # a rollback meanwhile
 
@@ -238,14 +245,7 @@ def test_promotion_is_refused_when_the_pointer_moved_since_the_gate(store_copy, 
 
 
 def test_promotion_with_the_gate_s_pointer_tag_succeeds_when_nothing_moved(store_copy, tmp_path, capsys):
-    again = tmp_path / "again"
-    assert main(["train", "--store", str(again), "--no-promote"]) == 0
-    (candidate,) = LocalStore(again).versions()
-    shutil.copytree(again / "versions" / candidate, store_copy / "versions" / candidate)
-    outputs = tmp_path / "gate-outputs"
-    assert gate(store_copy / "versions" / candidate, "--baseline", store_copy, "--min-accuracy", 0.9,
-                "--pointer-tag-output", outputs) == 0  # fmt: skip
-    tag = outputs.read_text().strip().removeprefix("pointer-tag=")
+    candidate, tag = gated_candidate(store_copy, tmp_path)
 
     assert main(["promote", "--store", str(store_copy), "--version", candidate, "--if-pointer", tag]) == 0
     assert LocalStore(store_copy).current_version() == candidate

@@ -36,7 +36,7 @@ class Denial:
 
 @dataclass
 class RoleAudit:
-    """Requests judged since the last `judge`, and across the whole rehearsal."""
+    """The calls recorded at the proxy, judged a stage at a time."""
 
     iam: Any  # a boto3 IAM client talking to moto directly
     account: str
@@ -44,7 +44,6 @@ class RoleAudit:
     sessions: dict[str, str] = field(default_factory=dict)  # access key id -> role name
     calls: list[tuple[str, RecordedCall]] = field(default_factory=list)
     judged: int = 0
-    totals: Counter = field(default_factory=Counter)  # role -> requests judged, all stages
     observed: Observed = field(default_factory=Observed)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -76,7 +75,6 @@ class RoleAudit:
                 counted[role] += 1
                 if evaluate(request, identity, boundary) is not Decision.ALLOWED:
                     denied.append(denial(role, request, call))
-        self.totals.update(counted)
         return counted, sorted(set(denied), key=str)
 
 

@@ -69,10 +69,8 @@ def proxy_to(upstream: str, handle: Handle) -> Iterator[str]:
             reply = handle(request, lambda: self.ask_upstream(request))
             self.send_response(reply.status)
             for key, value in reply.headers.items():
-                if self.command != "HEAD" or key.lower() != "content-length":
-                    self.send_header(key, value)
-            if self.command == "HEAD":  # the size of what a GET would send, which HEAD does not
-                self.send_header("Content-Length", reply.headers.get("Content-Length", "0"))
+                self.send_header(key, value)
+            if self.command == "HEAD":  # upstream's Content-Length stays: the size a GET would send
                 self.end_headers()
                 return
             self.send_header("Content-Length", str(len(reply.payload)))
@@ -95,9 +93,8 @@ def proxy_to(upstream: str, handle: Handle) -> Iterator[str]:
             headers = {key: value for key, value in request.headers.items() if key.lower() not in NOT_FORWARDED}
             connection.request(request.method, request.target, body=request.body, headers=headers)
             response = connection.getresponse()
-            passed = {key: value for key, value in response.getheaders() if key.lower() not in NOT_PASSED_BACK}
-            if request.method == "HEAD" and response.getheader("Content-Length"):
-                passed["Content-Length"] = response.getheader("Content-Length", "0")
+            dropped = NOT_PASSED_BACK - {"content-length"} if request.method == "HEAD" else NOT_PASSED_BACK
+            passed = {key: value for key, value in response.getheaders() if key.lower() not in dropped}
             return Reply(response.status, passed, response.read())
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = forward

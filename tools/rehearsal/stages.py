@@ -94,10 +94,10 @@ class Rehearsal:
     moto_endpoint: str
     workspace: Path
     service: LambdaService
+    audit: RoleAudit
     scopes: dict[str, dict[str, str]] = field(default_factory=dict)  # GitHub variables by scope
     commits: int = 0
     run_number: int = 0
-    audit: RoleAudit | None = None
     gateways: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     # -- the machine ------------------------------------------------------------------------------
@@ -132,7 +132,7 @@ class Rehearsal:
             )
             (workspace / "terraform" / "bootstrap" / "moto_override.tf").write_text(provider_override(endpoint))
             (workspace / "terraformrc").write_text(cli_config(find_mirror(), plugin_cache_dir()))
-            rehearsal = cls(endpoint, moto_endpoint, workspace, service, audit=audit)
+            rehearsal = cls(endpoint, moto_endpoint, workspace, service, audit)
             try:
                 with rehearsal.gateways:
                     yield rehearsal
@@ -243,8 +243,7 @@ class Rehearsal:
         credentials = self.client("sts").assume_role_with_web_identity(
             RoleArn=role_arn, RoleSessionName=settings.get("role-session-name", "rehearsal"), WebIdentityToken=token
         )["Credentials"]
-        if self.audit is not None:
-            self.audit.session(credentials["AccessKeyId"], role["RoleName"])
+        self.audit.session(credentials["AccessKeyId"], role["RoleName"])
         job.env.update(
             AWS_ACCESS_KEY_ID=credentials["AccessKeyId"],
             AWS_SECRET_ACCESS_KEY=credentials["SecretAccessKey"],
@@ -317,8 +316,6 @@ class Rehearsal:
         """One stage, then every AWS call its jobs made judged against the policies of the role that made it."""
         result = getattr(self, method)()
         detail, log = result if isinstance(result, tuple) else (result, "")
-        if self.audit is None:
-            return detail, log
         counted, denied = self.audit.judge()
         if denied:
             listing = "\n".join(f"- {denial}" for denial in denied)
