@@ -94,8 +94,9 @@ def player(failing: set[str]):
 
 def test_jobs_run_after_what_they_need_and_reusable_workflows_get_their_inputs(workflows: Path):
     make_job, played = player(failing=set())
-    run = play_workflow(str(workflows / "caller.yml"), make_job)
+    run = play_workflow(str(workflows / "caller.yml"), make_job, context={"github.workflow": "caller"})
     assert [job.job_id for job in played] == ["train", "ship", "report"]
+    assert played[1].context["github.workflow"] == "caller"  # a called workflow's job sees the caller's run
     assert run.results["release"].outputs == {"shipped": "v-7 at 0.1"}  # `with:` from needs, the input's default
     assert run.results["gated"].result == "skipped"
     assert played[2].context["needs.release.outputs.shipped"] == "v-7 at 0.1"

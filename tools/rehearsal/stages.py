@@ -180,7 +180,10 @@ class Rehearsal:
 
     # -- a workflow run -----------------------------------------------------------------------------
     def play(self, workflow: str, inputs: Mapping[str, str] | None = None) -> WorkflowRun:
+        self.run_number += 1
+        # The github context is the run's: a called workflow's jobs see the caller's name and run id.
         context = {
+            "github.run_id": str(1000 + self.run_number),
             "github.workflow": workflow_data(workflow)["name"],
             "github.sha": self.sha,
             "github.ref": "refs/heads/main",
@@ -190,20 +193,12 @@ class Rehearsal:
         return play_workflow(workflow, self.make_job, inputs, context, NOT_PLAYED)
 
     def make_job(self, workflow: str, job_id: str, inputs: Mapping[str, str]) -> Job:
-        self.run_number += 1
         if workflow == "_release.yml":
             inputs = {**inputs, **RELEASE_INPUTS}
         job = Job(workflow, job_id, self.workspace, self.runner_env(), {}, self.actions(), after_step=self.after_step)
         # A job sees the repository's variables and those of its environment only.
         visible = {**self.variables, **self.scopes.get(job.environment or "", {})}
         job.context.update({f"vars.{name}": value for name, value in visible.items()})
-        job.context.update(
-            {
-                "github.run_id": str(1000 + self.run_number),
-                "github.workflow": workflow_data(workflow)["name"],
-                "github.sha": self.sha,
-            }
-        )
         return job.with_inputs(inputs)
 
     def actions(self) -> dict[str, Callable[[Job, dict[str, str]], str]]:

@@ -106,7 +106,7 @@ def play_workflow(
         else:
             given = {key.removeprefix("inputs."): value for key, value in scope.items() if key.startswith("inputs.")}
             played = make_job(workflow, job_id, given)
-            played.context.update({key: value for key, value in scope.items() if key.startswith("needs.")})
+            played.context.update({key: value for key, value in scope.items() if key.startswith(("needs.", "github."))})
             succeeded = played.run()
             results[job_id] = JobResult(job_id, "success" if succeeded else "failure", played.outputs(), [played])
     jobs_scope = {
