@@ -20,10 +20,61 @@ class UsageError(Exception):
     """A command-line problem the user can fix; printed without a traceback, exit code 2."""
 
 
+def share(text: str) -> float:
+    """A gate threshold: a finite number within [0, 1]. NaN would compare false and let every model pass."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:  # false for NaN as well as for values outside the range
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number within [0, 1]")
+    return value
+
+
+def port_number(text: str) -> int:
+    """A TCP port; $PORT reaches here as the option's default, so a bad value is reported like a bad --port."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (1-65535)")
+    return port
+
+
+def writable_file(path: str | None, option: str) -> None:
+    """Refuse an output path that cannot be written, before any work (or any promotion) is done."""
+    if not path:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"{option} {path} is a folder; give a file")
+    parent = target.parent
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: the folder {parent} does not exist")
+    if not os.access(target if target.exists() else parent, os.W_OK):
+        raise UsageError(f"{option} {path} cannot be written (permission denied)")
+
+
+def local_folder(path: str, option: str) -> None:
+    """Refuse a local folder argument that is a file, or that could not be created or written."""
+    if path.startswith("s3://"):
+        return
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{option} {path} is a file, not a folder")
+    existing = next(parent for parent in (folder, *folder.parents) if parent.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise UsageError(f"{option} {path} cannot be created or written here (permission denied on {existing})")
+
+
 def command_train(args: argparse.Namespace) -> int:
     from lambda_model.training.pipeline import parse_parameters
     from lambda_model.training.train import train
 
+    # Checked first: a summary that cannot be written must not fail after a version was stored and promoted.
+    writable_file(args.summary_json, "--summary-json")
+    local_folder(args.store, "--store")
     result = train(args.data, args.store, parse_parameters(args.param), promote=not args.no_promote)
     if args.summary_json:
         Path(args.summary_json).write_text(json.dumps(result.summary(), indent=2) + "\n")
@@ -39,9 +90,13 @@ def command_predict(args: argparse.Namespace) -> int:
 
 def command_serve(args: argparse.Namespace) -> int:
     os.environ["MODEL_URI"] = args.model  # read by the handler when it is imported below
-    from lambda_model.serving.local_api import serve
+    from lambda_model.serving.local_api import make_server, serve
 
-    serve(args.host, args.port)
+    try:
+        server = make_server(args.host, args.port)
+    except OSError as error:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {error.strerror}; set PORT or --port") from None
+    serve(server)
     return 0
 
 
@@ -60,6 +115,8 @@ def command_invoke(args: argparse.Namespace) -> int:
 def command_gate(args: argparse.Namespace) -> int:
     from lambda_model.training.gate import run_gate
 
+    writable_file(args.summary_md, "--summary-md")
+    writable_file(args.pointer_tag_output, "--pointer-tag-output")
     report = run_gate(
         args.candidate, args.baseline, args.data, args.min_accuracy, args.max_regression, args.max_disagreement
     )
@@ -86,6 +143,9 @@ def command_export(args: argparse.Namespace) -> int:
     from lambda_model.registry.artifact import export
     from lambda_model.registry.store import resolve_model
 
+    if "://" in args.to:
+        raise UsageError(f"--to {args.to}: export writes a local folder (the image's build context), not a URL")
+    local_folder(args.to, "--to")
     metadata = export(resolve_model(args.model), Path(args.to))
     print(f"Exported version {metadata['version']} to {args.to}.")
     return 0
@@ -95,6 +155,8 @@ def command_versions(args: argparse.Namespace) -> int:
     from lambda_model.registry.store import open_store
 
     store = open_store(args.store)
+    if not args.store.startswith("s3://") and not Path(args.store).is_dir():
+        raise UsageError(f"--store {args.store}: no such folder (an empty store is an existing folder)")
     current = store.current_version()
     for version in store.versions():
         print(f"{'*' if version == current else ' '} {version}")
@@ -128,7 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = add("serve", command_serve, "Serve the Lambda handler as a local HTTP API.")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")), help="default: $PORT or 8080")
+    serve.add_argument(
+        "--port", type=port_number, default=os.environ.get("PORT") or "8080", help="default: $PORT or 8080"
+    )
     serve.add_argument("--model", default=default_model_uri(), help="model URI (default: %(default)s)")
 
     invoke = add("invoke", command_invoke, "Run the Lambda handler once on an event file and print its response.")
@@ -142,11 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="production's store; only an existing store without `current` counts as none, anything unreadable fails",
     )
     gate.add_argument("--data", help="the data the hold-out is drawn from (default: the bundled iris data)")
-    gate.add_argument("--min-accuracy", type=float, required=True, help="lowest acceptable hold-out accuracy")
-    gate.add_argument("--max-regression", type=float, default=0.0, help="largest allowed drop below production")
+    gate.add_argument("--min-accuracy", type=share, required=True, help="lowest acceptable hold-out accuracy, 0-1")
+    gate.add_argument("--max-regression", type=share, default=0.0, help="largest allowed drop below production, 0-1")
     gate.add_argument(
         "--max-disagreement",
-        type=float,
+        type=share,
         default=0.05,
         help="largest share of reference rows where candidate and production may predict differently (0.05)",
     )

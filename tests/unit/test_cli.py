@@ -70,7 +70,7 @@ def test_gate_passes_a_good_first_model_and_fails_a_too_high_bar(model_store, st
     empty_store.mkdir()
     assert gate(model_store, "--baseline", empty_store, "--min-accuracy", 0.9, "--summary-md", summary) == 0
     assert "Model gate: passed" in summary.read_text()
-    assert gate(model_store, "--baseline", store_copy, "--min-accuracy", 1.01) == 1
+    assert gate(model_store, "--baseline", store_copy, "--min-accuracy", 1.0) == 1
     assert "below the minimum" in capsys.readouterr().out
 
 

@@ -166,13 +166,16 @@ def load_handler() -> ModuleType:
 
 
 def make_server(host: str, port: int) -> ThreadingHTTPServer:
+    # Bind first: a port in use fails at once, before a model is loaded for nothing.
+    server = LocalApiServer((host, port), ProxyHandler)
     load_handler()  # the model loads before the first request, as in Lambda's init phase
-    return LocalApiServer((host, port), ProxyHandler)
+    return server
 
 
-def serve(host: str = "127.0.0.1", port: int = 8080) -> None:
-    server = make_server(host, port)
-    logger.warning("serving on http://%s:%d (POST /predict, GET /health); Ctrl-C stops", host, server.server_port)
+def serve(server: ThreadingHTTPServer) -> None:
+    """Answer requests on a server from make_server() (which binds, and so raises OSError) until Ctrl-C."""
+    host, port = server.server_address[:2]
+    logger.warning("serving on http://%s:%d (POST /predict, GET /health); Ctrl-C stops", host, port)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

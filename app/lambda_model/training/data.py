@@ -15,6 +15,10 @@ from lambda_model.contract import CLASSES, FEATURES
 
 LABEL_COLUMN = "species"
 BUNDLED_IRIS = "sklearn:iris"
+MIN_ROWS_PER_CLASS = 5
+"""The stratified 20 % hold-out then holds at least one row of every class, and training at least four."""
+FLOAT32_MAX = 3.4028234663852886e38
+"""The model computes in float32: a larger magnitude would become infinity when it is served."""
 
 
 class DataError(Exception):
@@ -75,6 +79,8 @@ def _number(text: str, where: str) -> float:
         raise DataError(f"{where}: {text!r} is not a number") from None
     if not math.isfinite(value):
         raise DataError(f"{where}: {text!r} is not a finite number")
+    if abs(value) > FLOAT32_MAX:
+        raise DataError(f"{where}: {text[:40]!r} is beyond the float32 range the model computes in")
     return value
 
 
@@ -117,8 +123,22 @@ def parse_csv(raw: bytes, source: str) -> Dataset:
     missing_classes = [name for index, name in enumerate(CLASSES) if index not in labels]
     if missing_classes:
         raise DataError(f"{source}: no rows of species {', '.join(missing_classes)}; every class needs examples")
+    scarce = [
+        f"{name} ({labels.count(index)})"
+        for index, name in enumerate(CLASSES)
+        if labels.count(index) < MIN_ROWS_PER_CLASS
+    ]
+    if scarce:
+        raise DataError(
+            f"{source}, column {LABEL_COLUMN}: too few rows of species {', '.join(scarce)}; "
+            f"the hold-out split needs at least {MIN_ROWS_PER_CLASS} rows of every class"
+        )
+    features = np.array(rows, dtype=np.float64)
+    for position, name in enumerate(FEATURES):
+        if np.isnan(features[:, position]).all():
+            raise DataError(f"{source}, column {name}: every value is empty; the model cannot learn from it")
     return Dataset(
-        np.array(rows, dtype=np.float64),
+        features,
         np.array(labels, dtype=np.int64),
         source,
         hashlib.sha256(raw).hexdigest(),
