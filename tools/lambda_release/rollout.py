@@ -60,7 +60,12 @@ Invoker = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class RolloutError(Exception):
-    """A step failed before the alias moved: production still serves what it served before."""
+    """A release or rollback step failed; the message says where the alias was left.
+
+    Raised before the alias moved (production serves what it served before), after a failed AWS call once the
+    alias had moved (it was moved back first, and the message says to which version), and when another party
+    changed the alias during the release (it is left as they set it, which may not be the previous version).
+    """
 
     exit_code = EXIT_AWS_FAILED
 
@@ -161,10 +166,11 @@ def alias_version(client: Any, target: Target) -> str:
 def move_alias(
     client: Any, target: Target, seen: AliasState, version: str, canary: tuple[str, float] | None = None
 ) -> AliasState:
-    """Point the alias at `version` (plus `canary` = (version, share) if given) only if it is still as `seen`.
+    """Point the alias at `version` (plus `canary` = (version, share), share rounded to 5 decimals, if given).
 
-    The RevisionId makes Lambda refuse the update (PreconditionFailedException) when anyone else moved the
-    alias since it was read: a manual rollback during a release is never silently overwritten.
+    When `seen` carries a RevisionId, Lambda refuses the update (PreconditionFailedException, raised to the
+    caller as a ClientError) if anyone else moved the alias since it was read, so a manual rollback during a
+    release is not silently overwritten. An `AliasState` without a RevisionId makes the update unconditional.
     """
     weights = {canary[0]: round(canary[1], 5)} if canary else {}
     arguments: dict[str, Any] = {
