@@ -10,15 +10,16 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 
-def run_cli(*arguments: str, **environment: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **environment}
+def run_cli(*arguments: str, cwd: Path | None = None, **environment: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "lambda_model", *arguments],
-        env=env,
+        env={**os.environ, **environment},
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
@@ -90,14 +91,7 @@ def test_gate_refuses_a_summary_that_is_a_folder(model_dir, tmp_path):
 
 
 def test_export_to_a_url_is_refused_and_writes_no_local_folder(model_dir, tmp_path):
-    completed = subprocess.run(
-        [sys.executable, "-m", "lambda_model", "export", "--model", str(model_dir), "--to", "s3://bucket/x"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    completed = run_cli("export", "--model", str(model_dir), "--to", "s3://bucket/x", cwd=tmp_path)
     assert_one_line_refusal(completed, "not a URL")
     assert list(tmp_path.iterdir()) == []
 
