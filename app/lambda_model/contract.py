@@ -16,3 +16,6 @@ ONNX_PROBABILITIES_OUTPUT = "probabilities"
 
 ARTIFACT_FORMAT_VERSION = 1
 """The layout of an artifact folder and its metadata.json; a reader refuses any other."""
+
+FLOAT32_MAX = 3.4028234663852886e38
+"""Models compute in float32: a larger magnitude, in training data or a request, would become infinity."""

@@ -12,14 +12,12 @@ import json
 import math
 from typing import Any
 
-from lambda_model.contract import FEATURES
+from lambda_model.contract import FEATURES, FLOAT32_MAX
 
 MAX_BATCH_SIZE = 100
 """Most records one request may carry as a JSON array."""
 MAX_BODY_BYTES = 64 * 1024
 """Largest accepted request body; a full batch of records needs well under 16 KiB."""
-FLOAT32_MAX = 3.4028234663852886e38
-"""The model computes in float32: a larger magnitude would turn into infinity."""
 
 Row = tuple[float | None, ...]
 

@@ -11,14 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from lambda_model.contract import CLASSES, FEATURES
+from lambda_model.contract import CLASSES, FEATURES, FLOAT32_MAX
 
 LABEL_COLUMN = "species"
 BUNDLED_IRIS = "sklearn:iris"
 MIN_ROWS_PER_CLASS = 5
 """The stratified 20 % hold-out then holds at least one row of every class, and training at least four."""
-FLOAT32_MAX = 3.4028234663852886e38
-"""The model computes in float32: a larger magnitude would become infinity when it is served."""
 
 
 class DataError(Exception):
