@@ -96,7 +96,8 @@ def _gate_data(candidate: LoadedModel, data: str | None, label_column: str | Non
         raise DataError(
             f"{dataset.source}: its columns ({', '.join(dataset.feature_names)}) and classes "
             f"({', '.join(dataset.classes)}) are not the candidate's ({', '.join(signature.names)}; "
-            f"{', '.join(signature.classes)}); gate a candidate on the data it was trained on"
+            f"{', '.join(signature.classes)}); gate a candidate on the data it was trained on "
+            f"(--data {candidate.metadata.get('data', {}).get('source', '?')})"
         )
     return dataset
 
@@ -131,7 +132,7 @@ def run_gate(
         result = judge_metrics(candidate_metrics, None, min_accuracy, max_regression)
         if not allow_signature_change:
             result.reasons.append(
-                "the signature differs from production's, which changes the API; "
+                f"the signature differs from production's ({'; '.join(changes)}), which changes the API; "
                 "gate with --allow-signature-change to release it"
             )
         return GateReport(
@@ -145,11 +146,7 @@ def run_gate(
     recipes = judge_metrics(
         candidate_metrics, holdout_metrics(live.model.metadata["parameters"], split), min_accuracy, max_regression
     )
-    # Frozen from this hold-out only if the signature has no reference set yet; afterwards the stored rows rule.
-    holdout = replace(
-        dataset, features=split.holdout_features, labels=split.holdout_labels, source=f"{dataset.source} hold-out"
-    )
-    reference_file, reference = frozen_reference(live.store, candidate.signature, holdout)
+    reference_file, reference = frozen_reference(live.store, candidate.signature, _reference_seed(dataset, split))
     candidate_labels = candidate.predicted_classes(reference.features)
     production_labels = live.model.predicted_classes(reference.features)
     shipped = judge_metrics(
@@ -176,6 +173,20 @@ def run_gate(
         + f"| disagreement | {disagreement:.2%} (at most {max_disagreement:.2%}) | |\n"
     )
     return GateReport(result, markdown, pointer_tag, [])
+
+
+def _reference_seed(dataset: Dataset, split: Split) -> Dataset:
+    """The rows to freeze when production's signature has no reference set yet; afterwards the stored rows rule.
+
+    For the bundled data's signature, its hold-out: then bad candidate data (swapped labels, say) cannot
+    become the yardstick it is judged by. Any other signature has only the candidate's data to draw from.
+    """
+    bundled = load_dataset(None)
+    if bundled.signature().fingerprint == dataset.signature().fingerprint:
+        dataset, split = bundled, holdout_split(bundled)
+    return replace(
+        dataset, features=split.holdout_features, labels=split.holdout_labels, source=f"{dataset.source} hold-out"
+    )
 
 
 def _signature_change_markdown(changes: list[str], allowed: bool) -> str:

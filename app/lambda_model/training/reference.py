@@ -3,9 +3,11 @@
     <root>/reference/holdout-<signature fingerprint>-<first 16 hex digits of the file's sha256>.csv
 
 One set per signature: models with the same features and classes are judged on the same rows, and a
-new signature gets its own set, frozen from the first gate's hold-out that has it. The name carries the
-content's hash, so a reader can tell the file is the one that was written: a reference set edited in
-place no longer matches its name and fails the gate instead of silently moving the goalposts.
+new signature gets its own set, frozen from the first gate's hold-out that has it. A store from before
+signatures holds one `iris-holdout-<hash16>.csv`; the signature whose columns and classes it has adopts
+it. The name carries the content's hash, so a reader can tell the file is the one that was written: a
+reference set edited in place no longer matches its name and fails the gate instead of silently moving
+the goalposts.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from lambda_model.training.data import DataError, Dataset, read_table
 
 REFERENCE_DIR = "reference"
 DIGEST_LENGTH = 16
+LEGACY_REFERENCE_NAME = "iris-holdout"
+"""The one set of stores written before signatures (artifact format 1), when every model was iris."""
 
 
 def reference_name(signature: Signature) -> str:
@@ -52,17 +56,46 @@ def frozen_reference(store: ModelStore, signature: Signature, seed: Dataset) -> 
     name = reference_name(signature)
     files = store.list_files(REFERENCE_DIR, f"{name}-")
     if not files:
+        adopted = _legacy_reference(store, signature, seed.label_column)
+        if adopted is not None:
+            return adopted
         content = reference_csv(seed)
         store.create_file(REFERENCE_DIR, file_name(name, content), content)
         files = store.list_files(REFERENCE_DIR, f"{name}-")
-    where = f"{store.uri}/{REFERENCE_DIR}"
+    file = _only(store, name, files)
+    return file, _rows_of(
+        _checked_content(store, name, file), f"{store.uri}/{REFERENCE_DIR}/{file}", signature, seed.label_column
+    )
+
+
+def _legacy_reference(store: ModelStore, signature: Signature, label_column: str) -> tuple[str, Dataset] | None:
+    """The set a store frozen before signatures existed, when it has this signature's columns and classes.
+
+    Those stores judged every model on that one set; adopting it keeps the first gate after the upgrade
+    on the rows production was judged on, instead of freezing new ones.
+    """
+    files = store.list_files(REFERENCE_DIR, f"{LEGACY_REFERENCE_NAME}-")
+    if not files:
+        return None
+    file = _only(store, LEGACY_REFERENCE_NAME, files)
+    content = _checked_content(store, LEGACY_REFERENCE_NAME, file)
+    try:
+        return file, _rows_of(content, f"{store.uri}/{REFERENCE_DIR}/{file}", signature, label_column)
+    except StoreError:
+        return None  # another signature's rows: this signature gets a set of its own
+
+
+def _only(store: ModelStore, name: str, files: list[str]) -> str:
     if len(files) != 1:
-        raise StoreError(f"{where} holds {len(files)} reference sets named {name}: {files}")
-    (file,) = files
+        raise StoreError(f"{store.uri}/{REFERENCE_DIR} holds {len(files)} reference sets named {name}: {files}")
+    return files[0]
+
+
+def _checked_content(store: ModelStore, name: str, file: str) -> bytes:
     content = store.read_file(REFERENCE_DIR, file)
     if file_name(name, content) != file:
-        raise StoreError(f"{where}/{file} was changed after it was written (its hash differs)")
-    return file, _rows_of(content, f"{where}/{file}", signature, seed.label_column)
+        raise StoreError(f"{store.uri}/{REFERENCE_DIR}/{file} was changed after it was written (its hash differs)")
+    return content
 
 
 def _rows_of(content: bytes, where: str, signature: Signature, label_column: str) -> Dataset:
