@@ -260,8 +260,8 @@ from lambda_model.training import train
 
 real_export = train.to_onnx_bytes
 
-def skewed_export(pipeline):
-    model = onnx.load_from_string(real_export(pipeline))
+def skewed_export(pipeline, feature_count):
+    model = onnx.load_from_string(real_export(pipeline, feature_count))
     for node in model.graph.node:
         for attribute in node.attribute:
             if attribute.name == "class_weights":
