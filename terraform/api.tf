@@ -14,7 +14,7 @@ locals {
 
 resource "aws_api_gateway_rest_api" "this" {
   name        = local.name
-  description = "Iris predictions (${local.name})."
+  description = "Model predictions (${local.name}): the request and answer follow the served model's signature."
 
   endpoint_configuration {
     types = ["REGIONAL"]

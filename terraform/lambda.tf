@@ -5,7 +5,7 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_272:Lambda code signing does not apply to container images; the image is pinned by digest in an immutable repository.
   #checkov:skip=CKV_AWS_115:Reserved concurrency would be carved out of the account pool (10 in new accounts); the API stage throttle bounds load instead.
   function_name = local.function_name
-  description   = "Iris predictions for ${local.name}; invoked through the ${local.alias_name} alias."
+  description   = "Model predictions for ${local.name}; invoked through the ${local.alias_name} alias."
   role          = aws_iam_role.function.arn
   package_type  = "Image"
   architectures = [var.architecture]

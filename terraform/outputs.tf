@@ -1,5 +1,5 @@
 output "endpoint_url" {
-  description = "POST a JSON body of iris features here for a prediction (the seed's URL: the stage root)."
+  description = "POST a JSON record of the model's features here for a prediction (the seed's URL: the stage root)."
   value       = local.endpoint_url
 }
 

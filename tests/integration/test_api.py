@@ -11,6 +11,8 @@ import os
 
 import pytest
 
+from lambda_release.probes import Probes
+
 live = pytest.mark.live
 
 VIRGINICA = {"sepal_length": 5.9, "sepal_width": 3, "petal_length": 5.1, "petal_width": 1.8}
@@ -37,31 +39,45 @@ def assert_prediction(prediction: dict, classes: list[str]) -> None:
     assert 0 <= prediction["probability"] <= 1
 
 
+@pytest.fixture(scope="module")
+def probes(api) -> Probes:
+    """Requests built from the served model's signature: the live tests fit whatever model was released."""
+    return Probes.from_health(api.request("GET", "health").json())
+
+
 @live
-def test_health_reports_a_model_with_the_contract_features(api):
+def test_health_reports_a_model_and_its_signature(api, probes):
     health = api.request("GET", "health")
     assert health.status_code == 200
     assert health.json()["status"] == "ok"
     model = health.json()["model"]
-    assert model["features"] == list(VIRGINICA)
-    assert model["classes"]
     assert health.headers["X-Model-Version"] == model["version"]
+    assert [feature["name"] for feature in model["signature"]["features"]] == list(probes.features)
 
 
 @live
-def test_the_released_model_answers(api):
+def test_the_served_openapi_document_describes_the_signature(api, probes):
+    response = api.request("GET", "openapi.json")
+    assert response.status_code == 200
+    record = response.json()["components"]["schemas"]["Record"]
+    assert list(record["properties"]) == list(probes.features)
+    assert response.headers["X-Model-Version"] == model_of(api)["version"]
+
+
+@live
+def test_the_released_model_answers(api, probes):
     """EXPECTED_MODEL_VERSION is set by the release to the model it built into the image."""
     expected = os.environ.get("EXPECTED_MODEL_VERSION") or model_of(api)["version"]
     assert model_of(api)["version"] == expected
-    assert api.post(json=SETOSA).headers["X-Model-Version"] == expected
+    assert api.post(json=probes.record).headers["X-Model-Version"] == expected
 
 
 @live
-@pytest.mark.parametrize("record", [VIRGINICA, SETOSA, WITH_NULL])
+@pytest.mark.parametrize("imputed", [False, True], ids=["input-example", "with-a-null"])
 @pytest.mark.parametrize("path", ["", "predict"])
-def test_a_prediction_follows_the_contract(api, record, path):
-    classes = model_of(api)["classes"]
-    response = api.post(path, json=record)
+def test_a_prediction_follows_the_contract(api, probes, imputed, path):
+    classes = probes.classes
+    response = api.post(path, json=probes.with_null() if imputed else probes.record)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/json")
     assert set(response.json()) == {"prediction"}
@@ -70,14 +86,13 @@ def test_a_prediction_follows_the_contract(api, record, path):
 
 
 @live
-def test_a_batch_gets_one_prediction_per_record(api):
-    classes = model_of(api)["classes"]
-    response = api.post("predict", json=[SETOSA, VIRGINICA, WITH_NULL])
+def test_a_batch_gets_one_prediction_per_record(api, probes):
+    response = api.post("predict", json=probes.batch())
     assert response.status_code == 200
     predictions = response.json()["predictions"]
-    assert len(predictions) == 3
+    assert len(predictions) == len(probes.batch())
     for prediction in predictions:
-        assert_prediction(prediction, classes)
+        assert_prediction(prediction, probes.classes)
 
 
 @pytest.mark.parametrize(("record", "label"), [(VIRGINICA, "virginica"), (SETOSA, "setosa"), (WITH_NULL, "versicolor")])
@@ -109,34 +124,34 @@ def test_health_names_the_model_that_answers(api):
     assert body["model"]["version"] == api.post(json=SETOSA).headers["X-Model-Version"]
 
 
+def first_value_as(probes: Probes, literal: str) -> str:
+    """The record as JSON text with its first feature's value replaced by `literal` (NaN, Infinity, ...)."""
+    return json.dumps({**probes.record, probes.features[0]: "PLACEHOLDER"}).replace('"PLACEHOLDER"', literal)
+
+
+BAD_INPUT = {
+    "missing-feature": (lambda p: p.missing()[1], 400, "missing_feature"),
+    "unknown-feature": (Probes.unknown, 400, "unknown_feature"),
+    "string-value": (Probes.wrong_type, 400, "invalid_feature_value"),
+    "boolean-value": (lambda p: first_value_as(p, "false"), 400, "invalid_feature_value"),
+    "nan": (lambda p: first_value_as(p, "NaN"), 400, "non_finite_value"),
+    "infinity": (lambda p: first_value_as(p, "Infinity"), 400, "non_finite_value"),
+    "array-of-numbers": (lambda p: "[1, 2, 3]", 400, "invalid_body"),
+    "string-body": (lambda p: '"just a string"', 400, "invalid_body"),
+    "truncated-json": (lambda p: json.dumps(p.record)[:-1], 400, "invalid_json"),
+    "empty-body": (lambda p: "", 400, "empty_body"),
+    "empty-batch": (lambda p: "[]", 400, "empty_batch"),
+    "batch-of-101": (lambda p: json.dumps([p.record] * 101), 413, "batch_too_large"),
+    "body-over-64-kib": (lambda p: " " * 70_000 + "{}", 413, "payload_too_large"),
+}
+"""Each bad input is built from the served model's signature, so it is bad for exactly one reason."""
+
+
 @live
-@pytest.mark.parametrize(
-    ("body", "status", "code"),
-    [
-        ({k: v for k, v in SETOSA.items() if k != "petal_width"}, 400, "missing_feature"),
-        ({**SETOSA, "stem_length": 1}, 400, "unknown_feature"),
-        ({**SETOSA, "petal_width": "0.2"}, 400, "invalid_feature_value"),
-        ({**SETOSA, "petal_width": False}, 400, "invalid_feature_value"),
-        (
-            '{"sepal_length": NaN, "sepal_width": 3, "petal_length": 1, "petal_width": 1}',
-            400,
-            "non_finite_value",
-        ),
-        (
-            '{"sepal_length": Infinity, "sepal_width": 3, "petal_length": 1, "petal_width": 1}',
-            400,
-            "non_finite_value",
-        ),
-        ("[1, 2, 3]", 400, "invalid_body"),
-        ('"just a string"', 400, "invalid_body"),
-        ('{"sepal_length": 5.1,', 400, "invalid_json"),
-        ("", 400, "empty_body"),
-        ("[]", 400, "empty_batch"),
-        (json.dumps([SETOSA] * 101), 413, "batch_too_large"),
-        (" " * 70_000 + "{}", 413, "payload_too_large"),
-    ],
-)
-def test_bad_input_gets_a_4xx_json_error(api, body, status, code):
+@pytest.mark.parametrize("case", list(BAD_INPUT))
+def test_bad_input_gets_a_4xx_json_error(api, probes, case):
+    build, status, code = BAD_INPUT[case]
+    body = build(probes)
     kwargs = {"data": body} if isinstance(body, str) else {"json": body}
     response = api.post("predict", headers={"Content-Type": "application/json"}, **kwargs)
     assert response.status_code == status

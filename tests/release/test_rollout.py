@@ -726,6 +726,19 @@ def test_the_pre_traffic_check_passes_the_real_handler(serving: Any) -> None:
     assert rollout.pre_traffic_check(serving.handler) == serving.model.get().version
 
 
+def test_the_pre_traffic_check_builds_its_requests_from_the_served_signature(cancer_serving: Any) -> None:
+    sent: list[dict[str, Any]] = []
+
+    def recording(event: dict[str, Any]) -> dict[str, Any]:
+        sent.append(event)
+        return cancer_serving.handler(event)
+
+    assert rollout.pre_traffic_check(recording) == cancer_serving.model.get().version
+    single = json.loads(sent[1]["body"])
+    assert single == cancer_serving.model.get().signature.example_record()
+    assert "worst_fractal_dimension" not in json.loads(sent[3]["body"])
+
+
 @pytest.mark.parametrize(
     ("breakage", "message"),
     [

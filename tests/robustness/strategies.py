@@ -11,8 +11,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from lambda_model.contract import FEATURES
-from lambda_model.serving.request import FLOAT32_MAX, MAX_BATCH_SIZE
+from lambda_model.contract import FLOAT32_MAX
+from lambda_model.serving.request import MAX_BATCH_SIZE
+from lambda_model.training.data import IRIS_FEATURES as FEATURES
 
 HUGE_AND_TINY = st.sampled_from(
     [0.0, -0.0, 5e-324, -5e-324, 1e-45, 1.4e-45, FLOAT32_MAX, -FLOAT32_MAX, 3.5e38, 1e308, 10**39, 10**400, -(2**63)]

@@ -23,7 +23,8 @@ import pytest
 import requests
 
 from lambda_model.registry.artifact import METADATA_FILE, ONNX_FILE
-from lambda_model.registry.store import LocalStore, open_store
+from lambda_model.registry.local_store import LocalStore
+from lambda_model.registry.store import open_store
 from lambda_model.serving.model_holder import FIRST_RETRY_DELAY_SECONDS
 from lambda_model.serving.routes import MODEL_VERSION_HEADER
 from tests.conftest import load_event
@@ -259,8 +260,8 @@ from lambda_model.training import train
 
 real_export = train.to_onnx_bytes
 
-def skewed_export(pipeline):
-    model = onnx.load_from_string(real_export(pipeline))
+def skewed_export(pipeline, feature_count):
+    model = onnx.load_from_string(real_export(pipeline, feature_count))
     for node in model.graph.node:
         for attribute in node.attribute:
             if attribute.name == "class_weights":

@@ -18,10 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lambda_model.contract import CLASSES, FEATURES
 from lambda_model.serving.predictor import Predictor, rows_to_matrix
 from lambda_model.serving.request import MAX_BATCH_SIZE, MAX_BODY_BYTES
 from lambda_model.serving.routes import MODEL_VERSION_HEADER
+from lambda_model.training.data import IRIS_CLASSES as CLASSES
+from lambda_model.training.data import IRIS_FEATURES as FEATURES
 from tests.robustness.conftest import GENERATED, TALLY
 from tests.robustness.strategies import (
     JSON_SCALARS,

@@ -21,9 +21,9 @@ from typing import Any
 
 import requests
 
-from lambda_model.contract import FEATURES
 from lambda_model.serving.predictor import Predictor
 from lambda_model.serving.routes import MODEL_VERSION_HEADER
+from lambda_model.training.data import IRIS_FEATURES as FEATURES
 from tests.robustness.conftest import FIGURES, TALLY
 
 CLIENTS = 16

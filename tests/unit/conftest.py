@@ -5,7 +5,8 @@ import uuid
 import boto3
 import pytest
 
-from lambda_model.registry.store import LocalStore, S3Store
+from lambda_model.registry.local_store import LocalStore
+from lambda_model.registry.s3_store import S3Store
 
 
 @pytest.fixture(params=["local", "s3"])

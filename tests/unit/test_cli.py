@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lambda_model.cli import build_parser, main
-from lambda_model.registry.store import LocalStore
+from lambda_model.registry.local_store import LocalStore
 from tests.support.servers import REPO_ROOT
 
 SETOSA = '{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}'
@@ -43,7 +43,7 @@ def test_train_with_bad_data_is_exit_2_and_stores_nothing(tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
     assert main(["train", "--data", str(bad), "--store", str(tmp_path / "store")]) == 2
-    assert "missing column" in capsys.readouterr().err
+    assert "no label column 'species' (columns: a, b); name it with --label" in capsys.readouterr().err
     assert not (tmp_path / "store" / "versions").exists()
 
 
@@ -167,7 +167,7 @@ def test_retraining_the_same_recipe_on_the_same_data_passes_the_gate(store_copy,
     assert gate(again, "--baseline", store_copy, "--min-accuracy", 0.9) == 0
     report = capsys.readouterr().out
     assert "| disagreement | 0.00% (at most 5.00%) | |" in report
-    assert "reference set `iris-holdout-" in report
+    assert "reference set `holdout-" in report
 
 
 # ------------------------------------------------------------------------- a gate that measures production
@@ -175,6 +175,8 @@ def test_retraining_the_same_recipe_on_the_same_data_passes_the_gate(store_copy,
 
 def swapped_labels_csv(tmp_path):
     """The bundled iris data with versicolor and virginica swapped: bad data a recipe-only gate cannot see."""
+    import dataclasses
+
     import numpy as np
 
     from lambda_model.training.data import load_dataset
@@ -183,7 +185,7 @@ def swapped_labels_csv(tmp_path):
     iris = load_dataset(None)
     swap = np.array([0, 2, 1])[iris.labels]
     path = tmp_path / "swapped.csv"
-    path.write_bytes(reference_csv(type(iris)(iris.features, swap, "swapped", "")))
+    path.write_bytes(reference_csv(dataclasses.replace(iris, labels=swap)))
     return path
 
 

@@ -81,7 +81,7 @@ def test_train_with_too_few_rows_per_class_names_the_classes(tmp_path):
         + "5.1,3.5,1.4,0.2,setosa\n7.0,3.2,4.7,1.4,versicolor\n6.3,3.3,6.0,2.5,virginica\n" * 2
     )
     completed = run_cli("train", "--data", str(data), "--store", str(tmp_path / "store"))
-    assert_one_line_refusal(completed, "too few rows of species setosa (2)")
+    assert_one_line_refusal(completed, "too few rows of class setosa (2)")
     assert not (tmp_path / "store").exists()
 
 

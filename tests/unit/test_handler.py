@@ -70,8 +70,7 @@ def test_health_reports_the_model(serving, model_dir):
             "version": metadata["version"],
             "created_at": metadata["created_at"],
             "metrics": metadata["metrics"],
-            "features": metadata["features"],
-            "classes": metadata["classes"],
+            "signature": metadata["signature"],
         },
     }
 

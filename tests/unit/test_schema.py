@@ -4,16 +4,23 @@ import json
 import pytest
 
 from lambda_model.serving.request import (
-    FEATURES,
     MAX_BATCH_SIZE,
     MAX_BODY_BYTES,
     RequestError,
     decode_body,
-    parse_payload,
     parse_record,
+    parse_rows,
+    read_records,
 )
 
 VALID = {"sepal_length": 5.9, "sepal_width": 3, "petal_length": 5.1, "petal_width": 1.8}
+FEATURES = tuple(VALID)
+"""The parser checks against whatever feature names it is given: here iris's, in the signature's order."""
+
+
+def parse_payload(payload):
+    records, is_batch = read_records(payload)
+    return parse_rows(records, is_batch, FEATURES), is_batch
 
 
 def error_of(call, *args) -> RequestError:
@@ -24,11 +31,24 @@ def error_of(call, *args) -> RequestError:
 
 def test_a_valid_record_comes_back_in_feature_order():
     shuffled = dict(reversed(list(VALID.items())))
-    assert parse_record(shuffled) == (5.9, 3.0, 5.1, 1.8)
+    assert parse_record(shuffled, FEATURES) == (5.9, 3.0, 5.1, 1.8)
 
 
 def test_null_features_stay_none_for_the_imputer():
-    assert parse_record({**VALID, "petal_length": None}) == (5.9, 3.0, None, 1.8)
+    assert parse_record({**VALID, "petal_length": None}, FEATURES) == (5.9, 3.0, None, 1.8)
+
+
+def test_the_names_checked_are_the_models_not_a_list_in_code():
+    features = ("age", "income")
+    assert parse_record({"income": 2.5, "age": 40}, features) == (40.0, 2.5)
+    error = error_of(parse_record, {**VALID}, features)
+    assert (error.code, error.message) == (
+        "unknown_feature",
+        "unknown feature 'petal_length'; expected exactly age, income",
+    )
+    assert error_of(parse_record, {"age": 1}, features).message == (
+        "missing feature 'income'; send null to have it imputed"
+    )
 
 
 # Requests a client can send are in tests/support/request_cases.py, checked at the handler and over
@@ -67,10 +87,11 @@ def test_batches_keep_order_and_name_the_failing_index():
     assert "[1].petal_width" in error.message
 
 
-def test_a_decoded_infinity_from_a_direct_invoke_is_non_finite_not_out_of_range():
-    """Lambda decodes a direct invoke's payload itself, and Python's json accepts Infinity."""
-    error = error_of(parse_record, {**VALID, "petal_width": float("inf")})
-    assert (error.code, error.message) == ("non_finite_value", "petal_width must be a finite number")
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_a_decoded_non_finite_float_from_a_direct_invoke_is_refused_by_name(value):
+    """Lambda decodes a direct invoke's payload itself, and Python's json accepts Infinity and NaN."""
+    error = error_of(parse_record, {**VALID, "petal_width": value}, FEATURES)
+    assert (error.status, error.code, error.message) == (400, "non_finite_value", "petal_width must be a finite number")
 
 
 def test_a_full_batch_is_accepted():

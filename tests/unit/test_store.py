@@ -11,13 +11,11 @@ import pytest
 from botocore.exceptions import ResponseStreamingError
 
 from lambda_model.registry.artifact import METADATA_FILE, ONNX_FILE
+from lambda_model.registry.local_store import LocalStore
+from lambda_model.registry.s3_store import S3_READ_TIMEOUT_SECONDS, S3_TOTAL_ATTEMPTS, S3Store
 from lambda_model.registry.store import (
     NO_POINTER,
-    S3_READ_TIMEOUT_SECONDS,
-    S3_TOTAL_ATTEMPTS,
-    LocalStore,
     PointerMovedError,
-    S3Store,
     StoreError,
     open_store,
     resolve_model,
@@ -73,8 +71,11 @@ def test_promoting_an_unknown_version_is_refused(store):
         store.promote("20990101T000000000000Z-deadbeef")
 
 
-def test_an_empty_store_has_no_current_model(store, tmp_path):
-    with pytest.raises(StoreError, match="no current model"):
+def test_a_store_that_is_not_there_is_told_apart_from_one_without_a_current_model(store, model_dir, tmp_path):
+    with pytest.raises(StoreError, match="the store does not exist"):
+        store.fetch_current(tmp_path / "cache")
+    store.put(model_dir)
+    with pytest.raises(StoreError, match="has no current model yet: train one first"):
         store.fetch_current(tmp_path / "cache")
 
 

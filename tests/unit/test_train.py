@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lambda_model.registry.store import LocalStore
+from lambda_model.registry.local_store import LocalStore
 from lambda_model.serving.predictor import Predictor
 from lambda_model.training import conversion
 from lambda_model.training.conversion import ParityError, check_parity, parity_rows
@@ -44,7 +44,7 @@ def test_a_model_that_fails_the_parity_check_is_not_stored(tmp_path, monkeypatch
     real = conversion.to_onnx_bytes
     monkeypatch.setattr(
         "lambda_model.training.train.to_onnx_bytes",
-        lambda model: real(build_pipeline({"n_estimators": 3}).fit(np.eye(4) * 3, [0, 1, 2, 2])),
+        lambda model, width: real(build_pipeline({"n_estimators": 3}).fit(np.eye(4) * 3, [0, 1, 2, 2]), width),
     )
     with pytest.raises(ParityError, match="not stored"):
         train(None, str(tmp_path), report=lambda _: None)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from lambda_model import cli
-from lambda_release import rollout
+from lambda_release import image_check, rollout
 from tests.support.servers import REPO_ROOT
 from tests.workflows.conftest import Document, actions, steps_of, workflows
 
@@ -67,6 +67,18 @@ def test_the_workflows_call_the_cli_at_all() -> None:
         ("lambda_release", "deploy"),
         ("lambda_release", "rollback"),
     } <= called
+
+
+def test_the_pull_request_checks_the_built_image_with_the_release_check() -> None:
+    calls = [
+        (where, script.split("python -m lambda_release.image_check", 1)[1].split("\n")[0])
+        for where, script in scripts()
+        if "python -m lambda_release.image_check" in script
+    ]
+    assert [where.split(":")[0] for where, _ in calls] == ["pull-request.yml"]
+    for where, rest in calls:
+        arguments = image_check.build_parser().parse_args(rest.split())
+        assert arguments.url.endswith("/2015-03-31/functions/function/invocations"), where
 
 
 @pytest.mark.parametrize(("where", "module", "subcommand", "options"), invocations())

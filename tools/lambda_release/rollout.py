@@ -42,6 +42,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lambda_release.probes import Probes, SignatureUnreadable
+
 EXIT_OK = 0
 EXIT_VERIFICATION_FAILED = 1
 EXIT_USAGE = 2
@@ -340,9 +342,6 @@ def proxy_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
     }
 
 
-SEED_RECORD = {"sepal_length": 5.9, "sepal_width": 3, "petal_length": 5.1, "petal_width": 1.8}
-
-
 def _answer(invoke: Invoker, event: dict[str, Any], status: int) -> dict[str, Any]:
     """Send one event; the proxy response must have `status` and a JSON body, which is returned."""
     where = f"{event['httpMethod']} {event['path']}"
@@ -370,25 +369,33 @@ def _check_prediction(prediction: Any, classes: Sequence[str], where: str) -> No
 def pre_traffic_check(invoke: Invoker) -> str:
     """The contract, through the events API Gateway sends: health, one record, a batch, a client error.
 
-    Returns the model version the new code serves. Any wrong answer raises PreTrafficFailure.
+    The requests are built from the signature the new version's /health reports, so they fit whatever
+    model it serves. Returns that model's version. Any wrong answer raises PreTrafficFailure.
     """
     health = _answer(invoke, proxy_event("GET", "/health"), 200)
     model = health.get("model") if isinstance(health.get("model"), dict) else {}
-    classes = model.get("classes") or []
-    if health.get("status") != "ok" or not model.get("version") or not classes:
+    if health.get("status") != "ok" or not model.get("version"):
         raise PreTrafficFailure(f"GET /health: not a healthy model: {health!r}"[:300])
-    single = _answer(invoke, proxy_event("POST", "/predict", SEED_RECORD), 200)
-    _check_prediction(single.get("prediction"), classes, "POST /predict")
-    batch = _answer(invoke, proxy_event("POST", "/predict", [SEED_RECORD, {**SEED_RECORD, "petal_length": None}]), 200)
+    try:
+        probes = Probes.from_health(health)
+    except SignatureUnreadable as error:
+        raise PreTrafficFailure(str(error)[:300]) from None
+    single = _answer(invoke, proxy_event("POST", "/predict", probes.record), 200)
+    _check_prediction(single.get("prediction"), probes.classes, "POST /predict")
+    batch = _answer(invoke, proxy_event("POST", "/predict", probes.batch()), 200)
     predictions = batch.get("predictions")
-    if not isinstance(predictions, list) or len(predictions) != 2:
+    if not isinstance(predictions, list) or len(predictions) != len(probes.batch()):
         raise PreTrafficFailure(f"POST /predict (batch of 2): {predictions!r} is not two predictions"[:300])
     for prediction in predictions:
-        _check_prediction(prediction, classes, "POST /predict (batch)")
-    missing = {key: value for key, value in SEED_RECORD.items() if key != "petal_width"}
+        _check_prediction(prediction, probes.classes, "POST /predict (batch)")
+    left_out, missing = probes.missing()
     error = _answer(invoke, proxy_event("POST", "/predict", missing), 400).get("error")
-    if not isinstance(error, dict) or error.get("code") != "missing_feature":
-        raise PreTrafficFailure(f"POST /predict without petal_width: {error!r} is not a missing_feature error")
+    if (
+        not isinstance(error, dict)
+        or error.get("code") != "missing_feature"
+        or left_out not in error.get("message", "")
+    ):
+        raise PreTrafficFailure(f"POST /predict without {left_out}: {error!r} is not a missing_feature error naming it")
     return str(model["version"])
 
 

@@ -1,8 +1,13 @@
 """A model artifact is a folder: the ONNX model, the scikit-learn pipeline, and metadata.json.
 
-metadata.json records the sha256 of every other file; reading an artifact checks them all and the
-feature schema before anything is used, so a tampered, truncated or foreign model is refused.
-This module imports nothing heavy: the serving path uses it.
+metadata.json records the sha256 of every other file and of the model's signature (its features,
+classes and input example: lambda_model.registry.signature); reading an artifact checks them all before
+anything is used, so a tampered, truncated or foreign model is refused. This module imports nothing
+heavy: the serving path uses it.
+
+Format 1 (before signatures) recorded only the feature names and the classes; such an artifact still
+loads, its signature read from those two lists, so a registry written before the upgrade keeps serving
+and the first gate after it still compares against that production model.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from lambda_model.contract import ARTIFACT_FORMAT_VERSION, CLASSES, FEATURES
+from lambda_model.contract import ARTIFACT_FORMAT_VERSION, READABLE_FORMAT_VERSIONS
+from lambda_model.registry.signature import Signature, SignatureError
 
 ONNX_FILE = "model.onnx"
 PIPELINE_FILE = "model.joblib"
@@ -24,7 +30,7 @@ ARTIFACT_FILES = (*MODEL_FILES, METADATA_FILE)
 
 
 class ArtifactError(Exception):
-    """The artifact is missing a file, fails a checksum, or does not match the feature schema."""
+    """The artifact is missing a file, fails a checksum, or has no valid signature."""
 
 
 def sha256_of(path: Path) -> str:
@@ -35,11 +41,13 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def seal(folder: Path, metadata: dict[str, Any]) -> dict[str, Any]:
-    """Write metadata.json with the checksums of the model files already in `folder`."""
+def seal(folder: Path, metadata: dict[str, Any], signature: Signature) -> dict[str, Any]:
+    """Write metadata.json with the signature and the checksums of the model files already in `folder`."""
     sealed = {
         **metadata,
         "format_version": ARTIFACT_FORMAT_VERSION,
+        "signature": signature.as_json(),
+        "signature_sha256": signature.sha256,
         "files": {name: sha256_of(folder / name) for name in MODEL_FILES},
     }
     (folder / METADATA_FILE).write_text(json.dumps(sealed, indent=2, sort_keys=True) + "\n")
@@ -66,17 +74,7 @@ def verify(folder: Path) -> dict[str, Any]:
     or altered pipeline file means the folder is not what training sealed.
     """
     metadata = read_metadata(folder)
-    if metadata.get("format_version") != ARTIFACT_FORMAT_VERSION:
-        raise ArtifactError(
-            f"{folder}: artifact format {metadata.get('format_version')!r} "
-            f"is not the supported {ARTIFACT_FORMAT_VERSION}"
-        )
-    if tuple(metadata.get("features", ())) != FEATURES:
-        raise ArtifactError(
-            f"{folder}: the model expects features {metadata.get('features')}, this service sends {list(FEATURES)}"
-        )
-    if tuple(metadata.get("classes", ())) != CLASSES:
-        raise ArtifactError(f"{folder}: the model's classes {metadata.get('classes')} are not {list(CLASSES)}")
+    signature_of(metadata, folder)
     checksums = metadata.get("files")
     if not isinstance(checksums, dict):
         raise ArtifactError(f"{folder}: {METADATA_FILE} lists no file checksums")
@@ -89,6 +87,29 @@ def verify(folder: Path) -> dict[str, Any]:
         if actual != expected:
             raise ArtifactError(f"{folder}: checksum mismatch for {name}: expected sha256 {expected}, found {actual}")
     return metadata
+
+
+def signature_of(metadata: dict[str, Any], where: Path | str = "the artifact") -> Signature:
+    """The model's signature from its metadata (format 2), or from the two lists format 1 recorded."""
+    format_version = metadata.get("format_version")
+    if format_version not in READABLE_FORMAT_VERSIONS:
+        raise ArtifactError(
+            f"{where}: artifact format {format_version!r} is not one this code reads "
+            f"({', '.join(map(str, READABLE_FORMAT_VERSIONS))})"
+        )
+    try:
+        if format_version == 1:
+            features = metadata.get("features")
+            if not isinstance(features, list):
+                raise SignatureError("format 1 metadata lists no features")
+            legacy = {"features": [{"name": name} for name in features], "classes": metadata.get("classes")}
+            return Signature.from_json(legacy)
+        signature = Signature.from_json(metadata.get("signature"))
+    except SignatureError as error:
+        raise ArtifactError(f"{where}: {error}") from None
+    if signature.sha256 != metadata.get("signature_sha256"):
+        raise ArtifactError(f"{where}: the signature in {METADATA_FILE} does not match its recorded sha256")
+    return signature
 
 
 def export(source: Path, destination: Path) -> dict[str, Any]:

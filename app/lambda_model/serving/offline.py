@@ -10,14 +10,14 @@ import sys
 
 from lambda_model.registry.artifact import ArtifactError
 from lambda_model.registry.store import StoreError, default_model_uri
-from lambda_model.serving.request import RequestError, decode_body, parse_payload
-
-EXAMPLE = '\'{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}\''
+from lambda_model.serving.request import RequestError, decode_body, parse_rows, read_records
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of `predict`, shared by `python -m lambda_model predict` and predict.py."""
-    parser.add_argument("json", help=f"one JSON record or an array of them, e.g. {EXAMPLE}")
+    parser.add_argument(
+        "json", help="one JSON record or an array of them; GET /health shows the model's features and an example"
+    )
     parser.add_argument("--model", default=default_model_uri(), help="model URI (default: %(default)s)")
 
 
@@ -29,7 +29,8 @@ def print_predictions(json_text: str, model_uri: str) -> None:
     print("Loading model.")
     predictor = Predictor.from_uri(model_uri)
     payload = decode_body(json_text)
-    rows, _ = parse_payload(payload)
+    records, is_batch = read_records(payload)
+    rows = parse_rows(records, is_batch, predictor.signature.names)
     print(f"Data: {payload}")
     for prediction in predictor.predict(rows):
         print(f"Prediction: {(prediction.label, prediction.probability)}")

@@ -2,6 +2,10 @@
 
 Everything a client sends passes through here before the model sees it. A value reaches the
 model only as a finite float32 number or as None (a null, imputed by the model).
+
+Two steps, because the second needs the model: read_records() checks the body's shape (JSON, one
+object or a batch within the limits) and needs nothing; parse_rows() checks each record against the
+loaded model's feature names, the only list of them there is.
 """
 
 from __future__ import annotations
@@ -10,9 +14,10 @@ import base64
 import binascii
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
-from lambda_model.contract import FEATURES, FLOAT32_MAX
+from lambda_model.contract import FLOAT32_MAX
 
 MAX_BATCH_SIZE = 100
 """Most records one request may carry as a JSON array."""
@@ -124,33 +129,8 @@ def describe(value: Any) -> str:
     return {str: "a string", list: "an array", dict: "an object"}.get(type(value), "a value JSON cannot hold")
 
 
-def parse_record(record: Any, prefix: str = "") -> Row:
-    """Validate one object of features and return its values in FEATURES order."""
-    if not isinstance(record, dict):
-        raise RequestError(
-            400,
-            "invalid_body",
-            f"{prefix.rstrip('.') or 'the body'} must be a JSON object of features, not {describe(record)}",
-        )
-    unknown = sorted(set(record) - set(FEATURES))
-    if unknown:
-        raise RequestError(
-            400,
-            "unknown_feature",
-            f"unknown feature {prefix}{unknown[0]!r}; expected exactly {', '.join(FEATURES)}",
-        )
-    missing = [name for name in FEATURES if name not in record]
-    if missing:
-        raise RequestError(
-            400,
-            "missing_feature",
-            f"missing feature {prefix}{missing[0]!r}; send null to have it imputed",
-        )
-    return tuple(_feature_value(record[name], f"{prefix}{name}") for name in FEATURES)
-
-
-def parse_payload(payload: Any) -> tuple[list[Row], bool]:
-    """Validate a decoded body: one record, or a JSON array of them. Returns (rows, is_batch)."""
+def read_records(payload: Any) -> tuple[list[dict[str, Any]], bool]:
+    """The records of a decoded body: one object, or a JSON array of them. Returns (records, is_batch)."""
     if isinstance(payload, list):
         if not payload:
             raise RequestError(400, "empty_batch", "the batch is an empty array; send at least one record")
@@ -158,5 +138,39 @@ def parse_payload(payload: Any) -> tuple[list[Row], bool]:
             raise RequestError(
                 413, "batch_too_large", f"the batch has {len(payload)} records; the limit is {MAX_BATCH_SIZE}"
             )
-        return [parse_record(record, f"[{index}].") for index, record in enumerate(payload)], True
-    return [parse_record(payload)], False
+        for index, record in enumerate(payload):
+            _require_object(record, f"[{index}]")
+        return payload, True
+    _require_object(payload, "the body")
+    return [payload], False
+
+
+def _require_object(record: Any, where: str) -> None:
+    if not isinstance(record, dict):
+        raise RequestError(400, "invalid_body", f"{where} must be a JSON object of features, not {describe(record)}")
+
+
+def parse_record(record: dict[str, Any], features: Sequence[str], prefix: str = "") -> Row:
+    """Validate one object of features and return its values in the order of `features`."""
+    unknown = sorted(set(record) - set(features))
+    if unknown:
+        raise RequestError(
+            400,
+            "unknown_feature",
+            f"unknown feature {prefix}{unknown[0]!r}; expected exactly {', '.join(features)}",
+        )
+    missing = [name for name in features if name not in record]
+    if missing:
+        raise RequestError(
+            400,
+            "missing_feature",
+            f"missing feature {prefix}{missing[0]!r}; send null to have it imputed",
+        )
+    return tuple(_feature_value(record[name], f"{prefix}{name}") for name in features)
+
+
+def parse_rows(records: list[dict[str, Any]], is_batch: bool, features: Sequence[str]) -> list[Row]:
+    """Every record as a row in the model's feature order; errors name the record's index in a batch."""
+    if not is_batch:
+        return [parse_record(records[0], features)]
+    return [parse_record(record, features, f"[{index}].") for index, record in enumerate(records)]

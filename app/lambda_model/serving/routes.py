@@ -5,21 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from lambda_model.serving import openapi
 from lambda_model.serving.events import Request, error_response, response
 from lambda_model.serving.model_holder import ModelHolder, ModelUnavailable
-from lambda_model.serving.request import RequestError, decode_body, parse_payload
+from lambda_model.serving.request import RequestError, decode_body, parse_rows, read_records
 
 Endpoint = Callable[[Request, ModelHolder], dict[str, Any]]
 MODEL_VERSION_HEADER = "X-Model-Version"
 
 
 def predict(request: Request, model: ModelHolder) -> dict[str, Any]:
-    # Validate first: a bad request is the client's to fix even while the model is unavailable.
-    rows, is_batch = parse_payload(decode_body(request.body, request.is_base64))
+    # The body's shape first: a malformed body is the client's to fix even while the model is unavailable.
+    # Its features are checked against the model's own signature, so they wait for the model.
+    records, is_batch = read_records(decode_body(request.body, request.is_base64))
     try:
         predictor = model.get()
     except ModelUnavailable as unavailable:
         return _unavailable(unavailable)
+    rows = parse_rows(records, is_batch, predictor.signature.names)
     predictions = [prediction.as_dict() for prediction in predictor.predict(rows)]
     payload = {"predictions": predictions} if is_batch else {"prediction": predictions[0]}
     return response(200, payload, {MODEL_VERSION_HEADER: predictor.version})
@@ -39,12 +42,20 @@ def health(request: Request, model: ModelHolder) -> dict[str, Any]:
                 "version": predictor.version,
                 "created_at": metadata.get("created_at"),
                 "metrics": metadata.get("metrics"),
-                "features": metadata.get("features"),
-                "classes": metadata.get("classes"),
+                "signature": predictor.signature.as_json(),
             },
         },
         {MODEL_VERSION_HEADER: predictor.version},
     )
+
+
+def openapi_document(request: Request, model: ModelHolder) -> dict[str, Any]:
+    """The contract of the version that answers, so a client can discover what this version takes."""
+    try:
+        predictor = model.get()
+    except ModelUnavailable as unavailable:
+        return _unavailable(unavailable)
+    return response(200, openapi.document(predictor, ROUTES), {MODEL_VERSION_HEADER: predictor.version})
 
 
 def _unavailable(unavailable: ModelUnavailable) -> dict[str, Any]:
@@ -61,6 +72,7 @@ ROUTES: dict[str, dict[str, Endpoint]] = {
     "/": {"POST": predict},
     "/predict": {"POST": predict},
     "/health": {"GET": health},
+    "/openapi.json": {"GET": openapi_document},
 }
 
 

@@ -8,7 +8,7 @@ from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType
 from sklearn.pipeline import Pipeline
 
-from lambda_model.contract import FEATURES, ONNX_INPUT_NAME, ONNX_PROBABILITIES_OUTPUT
+from lambda_model.contract import ONNX_INPUT_NAME, ONNX_PROBABILITIES_OUTPUT
 
 PARITY_TOLERANCE = 1e-5
 
@@ -17,10 +17,10 @@ class ParityError(Exception):
     """The ONNX model does not reproduce the scikit-learn pipeline: it must not be stored."""
 
 
-def to_onnx_bytes(pipeline: Pipeline) -> bytes:
+def to_onnx_bytes(pipeline: Pipeline, feature_count: int) -> bytes:
     model = to_onnx(
         pipeline,
-        initial_types=[(ONNX_INPUT_NAME, FloatTensorType([None, len(FEATURES)]))],
+        initial_types=[(ONNX_INPUT_NAME, FloatTensorType([None, feature_count]))],
         # Plain probability tensor instead of a list of dicts: cheaper to run and to read.
         options={id(pipeline): {"zipmap": False}},
     )

@@ -1,4 +1,4 @@
-"""Hold-out split, metrics, and the promotion gate that compares a candidate with production."""
+"""Hold-out split, metrics, and the judgement of a candidate's metrics against production's."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ class GateResult:
         return "\n".join(lines) + "\n"
 
 
-def gate(
+def judge_metrics(
     candidate: dict[str, float],
     baseline: dict[str, float] | None,
     min_accuracy: float,

@@ -1,15 +1,21 @@
 """The promotion gate: the candidate against what production really serves.
 
-Two measurements, both must pass:
+First the signatures: a candidate that takes other features or answers other classes than production
+is a different API, and fails unless the change is allowed (--allow-signature-change). Then two
+measurements, both must pass:
 
 1. The recipes on the candidate's data. A shipped model is refit on every row of its data (as the original
    service was), so scoring an artifact on a hold-out drawn from that data would flatter it. Each model's
    recipe (its recorded parameters) is refit on the training part of the split and scored on the hold-out
    part, the same rows for both; this reproduces the metrics recorded at training time exactly.
-2. The shipped artifacts on the frozen reference set. Measurement 1 cannot see bad data: with swapped labels
-   both recipes learn the same wrong thing and agree. So the production artifact itself (the ONNX model users
-   get) and the candidate's are scored on the registry's reference set, labelled rows written once and never
-   changed (lambda_model.training.reference), and the share of rows where they disagree is capped.
+2. The shipped artifacts on the frozen reference set of their signature. Measurement 1 cannot see bad data:
+   with swapped labels both recipes learn the same wrong thing and agree. So the production artifact itself
+   (the ONNX model users get) and the candidate's are scored on the registry's reference set, labelled rows
+   written once and never changed (lambda_model.training.reference), and the share of rows where they
+   disagree is capped.
+
+Both need the same inputs; after an allowed signature change they are skipped and reported as skipped,
+and only the minimum accuracy judges the candidate.
 
 A production store that cannot be read, or a pointer naming a model that cannot be loaded, fails the gate
 (StoreError: exit 2). Only a store that exists and has no `current` pointer means "no production yet".
@@ -17,28 +23,25 @@ A production store that cannot be read, or a pointer naming a model that cannot 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from lambda_model.registry.artifact import verify
-from lambda_model.registry.store import VERSIONS_DIR, LocalStore, ModelStore, StoreError, open_store, resolve_model
-from lambda_model.serving.predictor import Predictor
-from lambda_model.training.data import Dataset, load_dataset
-from lambda_model.training.evaluation import GateResult, Split, gate, holdout_split, metrics, score
+from lambda_model.registry.loaded_model import LoadedModel
+from lambda_model.registry.store import VERSIONS_DIR, ModelStore, StoreError, open_store, resolve_model
+from lambda_model.training.data import DEFAULT_LABEL_COLUMN, DataError, Dataset, load_dataset
+from lambda_model.training.evaluation import GateResult, Split, holdout_split, judge_metrics, metrics, score
 from lambda_model.training.pipeline import build_pipeline
 from lambda_model.training.reference import frozen_reference
 
-# The reference set every gate of this registry uses; its rows are the bundled iris data's hold-out, frozen
-# into the store the first time a gate runs against it.
-REFERENCE_NAME = "iris-holdout"
 DEFAULT_MAX_DISAGREEMENT = 0.05
 
 
 @dataclass(frozen=True)
 class GateReport:
-    """The verdict, its markdown, and the production pointer's tag as the gate read it (None: no baseline).
+    """The verdict, its markdown, the production pointer's tag as the gate read it (None: no baseline),
+    and what changed in the API ([] when the signature is production's, or there is no production).
 
     Promoting with `promote --if-pointer <tag>` then succeeds only if production is still what was judged.
     """
@@ -46,23 +49,16 @@ class GateReport:
     result: GateResult
     markdown: str
     pointer_tag: str | None
+    signature_changes: list[str]
 
 
 @dataclass(frozen=True)
 class Production:
-    """What production serves: the store, its pointer's version and the verified artifact folder."""
+    """What production serves: the store, its pointer's version and the loaded, verified artifact."""
 
     store: ModelStore
     version: str
-    metadata: dict[str, Any]
-    folder: Any
-
-
-def _store_exists(store: ModelStore) -> bool:
-    """A folder that is there, or an S3 prefix holding anything: a typo'd path or prefix holds nothing."""
-    if isinstance(store, LocalStore):
-        return store.root.is_dir()
-    return bool(store.versions())
+    model: LoadedModel
 
 
 def production(uri: str | None) -> tuple[Production | None, str | None]:
@@ -77,24 +73,33 @@ def production(uri: str | None) -> tuple[Production | None, str | None]:
     if f"/{VERSIONS_DIR}/" in text:
         raise StoreError(f"--baseline names one version ({uri}); give the production store, whose pointer decides")
     store = open_store(text)
-    if not _store_exists(store):
+    if not store.exists():
         raise StoreError(f"the production store {uri} does not exist (no folder, or nothing under the prefix)")
     tag = store.pointer_tag()
     version = store.current_version()
     if version is None:
         return None, tag
-    folder = store.fetch_current()
-    return Production(store, version, verify(folder), folder), tag
+    return Production(store, version, LoadedModel(store.fetch_current())), tag
 
 
-def holdout_metrics(metadata: dict[str, Any], split: Split) -> dict[str, float]:
-    model = build_pipeline(metadata["parameters"]).fit(split.train_features, split.train_labels)
+def holdout_metrics(parameters: dict[str, Any], split: Split) -> dict[str, float]:
+    model = build_pipeline(parameters).fit(split.train_features, split.train_labels)
     return score(model.predict, split.holdout_features, split.holdout_labels)
 
 
-def artifact_predictions(folder: Any, features: np.ndarray) -> np.ndarray:
-    """Class indices the shipped ONNX artifact predicts: the same runtime and graph users are served by."""
-    return Predictor(folder).probabilities(features.astype(np.float32)).argmax(axis=1)
+def _gate_data(candidate: LoadedModel, data: str | None, label_column: str | None) -> Dataset:
+    """The gate's data, which must have the candidate's columns and classes."""
+    recorded = candidate.metadata.get("data", {}).get("label_column", DEFAULT_LABEL_COLUMN)
+    dataset = load_dataset(data, label_column or recorded)
+    signature = candidate.signature
+    if dataset.feature_names != signature.names or dataset.classes != signature.classes:
+        raise DataError(
+            f"{dataset.source}: its columns ({', '.join(dataset.feature_names)}) and classes "
+            f"({', '.join(dataset.classes)}) are not the candidate's ({', '.join(signature.names)}; "
+            f"{', '.join(signature.classes)}); gate a candidate on the data it was trained on "
+            f"(--data {candidate.metadata.get('data', {}).get('source', '?')})"
+        )
+    return dataset
 
 
 def run_gate(
@@ -104,30 +109,47 @@ def run_gate(
     min_accuracy: float,
     max_regression: float,
     max_disagreement: float = DEFAULT_MAX_DISAGREEMENT,
+    allow_signature_change: bool = False,
+    label_column: str | None = None,
 ) -> GateReport:
-    split = holdout_split(load_dataset(data))
-    candidate_folder = resolve_model(candidate_uri)
-    candidate = verify(candidate_folder)
+    candidate = LoadedModel(resolve_model(candidate_uri))
+    dataset = _gate_data(candidate, data, label_column)
+    split = holdout_split(dataset)
     live, pointer_tag = production(baseline_uri)
-    recipes = gate(
-        holdout_metrics(candidate, split),
-        None if live is None else holdout_metrics(live.metadata, split),
-        min_accuracy,
-        max_regression,
-    )
+    candidate_metrics = holdout_metrics(candidate.metadata["parameters"], split)
+    candidate_name = f"{candidate.version} ({candidate_uri})"
     recipe_note = (
-        f"Both recipes were fitted on the same {len(split.train_labels)} training rows "
+        f"The recipes were fitted on the same {len(split.train_labels)} training rows "
         f"and scored on the same {len(split.holdout_labels)} hold-out rows.\n"
     )
-    candidate_name = f"{candidate['version']} ({candidate_uri})"
     if live is None:
-        return GateReport(recipes, recipes.markdown(candidate_name, None) + recipe_note, pointer_tag)
-    bundled = holdout_split(load_dataset(None))
-    seed = Dataset(bundled.holdout_features, bundled.holdout_labels, REFERENCE_NAME, "")
-    reference_file, reference = frozen_reference(live.store, REFERENCE_NAME, seed)
-    candidate_labels = artifact_predictions(candidate_folder, reference.features)
-    production_labels = artifact_predictions(live.folder, reference.features)
-    shipped = gate(
+        result = judge_metrics(candidate_metrics, None, min_accuracy, max_regression)
+        return GateReport(result, result.markdown(candidate_name, None) + recipe_note, pointer_tag, [])
+
+    production_name = f"{live.version} ({baseline_uri})"
+    changes = candidate.signature.differences(live.model.signature)
+    if changes:
+        result = judge_metrics(candidate_metrics, None, min_accuracy, max_regression)
+        if not allow_signature_change:
+            result.reasons.append(
+                f"the signature differs from production's ({'; '.join(changes)}), which changes the API; "
+                "gate with --allow-signature-change to release it"
+            )
+        return GateReport(
+            result,
+            result.markdown(candidate_name, production_name)
+            + _signature_change_markdown(changes, allow_signature_change),
+            pointer_tag,
+            changes,
+        )
+
+    recipes = judge_metrics(
+        candidate_metrics, holdout_metrics(live.model.metadata["parameters"], split), min_accuracy, max_regression
+    )
+    reference_file, reference = frozen_reference(live.store, candidate.signature, _reference_seed(dataset, split))
+    candidate_labels = candidate.predicted_classes(reference.features)
+    production_labels = live.model.predicted_classes(reference.features)
+    shipped = judge_metrics(
         metrics(reference.labels, candidate_labels),
         metrics(reference.labels, production_labels),
         min_accuracy,
@@ -141,7 +163,7 @@ def run_gate(
             f"(at most {max_disagreement:.2%})"
         )
     result = GateResult(recipes.candidate, recipes.baseline, min_accuracy, max_regression, reasons)
-    markdown = result.markdown(candidate_name, f"{live.version} ({baseline_uri})") + recipe_note
+    markdown = result.markdown(candidate_name, production_name) + recipe_note
     markdown += (
         f"\n#### The shipped artifacts on the reference set `{reference_file}` ({len(reference.labels)} rows)\n\n"
         "| metric | candidate | production |\n| --- | --- | --- |\n"
@@ -150,4 +172,32 @@ def run_gate(
         )
         + f"| disagreement | {disagreement:.2%} (at most {max_disagreement:.2%}) | |\n"
     )
-    return GateReport(result, markdown, pointer_tag)
+    return GateReport(result, markdown, pointer_tag, [])
+
+
+def _reference_seed(dataset: Dataset, split: Split) -> Dataset:
+    """The rows to freeze when production's signature has no reference set yet; afterwards the stored rows rule.
+
+    For the bundled data's signature, its hold-out: then bad candidate data (swapped labels, say) cannot
+    become the yardstick it is judged by. Any other signature has only the candidate's data to draw from.
+    """
+    bundled = load_dataset(None)
+    if bundled.signature().fingerprint == dataset.signature().fingerprint:
+        dataset, split = bundled, holdout_split(bundled)
+    return replace(
+        dataset, features=split.holdout_features, labels=split.holdout_labels, source=f"{dataset.source} hold-out"
+    )
+
+
+def _signature_change_markdown(changes: list[str], allowed: bool) -> str:
+    verdict = "allowed (--allow-signature-change): this release changes the API" if allowed else "not allowed"
+    lines = [
+        "",
+        f"#### The API changed: {verdict}",
+        "",
+        *(f"- {change}" for change in changes),
+        "",
+        "Skipped, because they need the same inputs for both models: the recipes on the same hold-out, "
+        "and the shipped artifacts on the reference set. Only the minimum accuracy judged the candidate.",
+    ]
+    return "\n".join(lines) + "\n"

@@ -17,11 +17,10 @@ import numpy as np
 import onnxruntime
 import sklearn
 
-from lambda_model.contract import CLASSES, FEATURES
 from lambda_model.registry import artifact
 from lambda_model.registry.store import open_store
 from lambda_model.training.conversion import check_parity, parity_rows, to_onnx_bytes
-from lambda_model.training.data import Dataset, load_dataset
+from lambda_model.training.data import DEFAULT_LABEL_COLUMN, Dataset, load_dataset
 from lambda_model.training.evaluation import holdout_split, score
 from lambda_model.training.pipeline import RANDOM_SEED, ParameterError, build_pipeline
 
@@ -76,7 +75,7 @@ def build_artifact(dataset: Dataset, parameters: dict[str, Any], folder: Path, r
     # is the estimate of how this recipe does on unseen data.
     report(f"Fitting model with {len(dataset)} datapoints.")
     model = build_pipeline(parameters).fit(dataset.features, dataset.labels)
-    onnx_model = to_onnx_bytes(model)
+    onnx_model = to_onnx_bytes(model, len(dataset.feature_names))
     parity = check_parity(model, onnx_model, parity_rows(split.holdout_features))
 
     created = datetime.now(UTC)
@@ -88,8 +87,6 @@ def build_artifact(dataset: Dataset, parameters: dict[str, Any], folder: Path, r
             "version": new_version_id(onnx_model, created),
             "created_at": created.isoformat(),
             "git_commit": git_commit(),
-            "features": list(FEATURES),
-            "classes": list(CLASSES),
             "model": "SimpleImputer(mean) + GradientBoostingClassifier",
             "parameters": {**model.named_steps["classify"].get_params(), "random_state": RANDOM_SEED},
             "metrics": metrics,
@@ -97,6 +94,7 @@ def build_artifact(dataset: Dataset, parameters: dict[str, Any], folder: Path, r
             "data": {
                 "source": dataset.source,
                 "sha256": dataset.sha256,
+                "label_column": dataset.label_column,
                 "rows": len(dataset),
                 "holdout_rows": holdout_rows,
             },
@@ -107,6 +105,7 @@ def build_artifact(dataset: Dataset, parameters: dict[str, Any], folder: Path, r
                 "numpy": np.__version__,
             },
         },
+        dataset.signature(),
     )
 
 
@@ -116,10 +115,11 @@ def train(
     parameters: dict[str, Any] | None = None,
     promote: bool = True,
     report: Report = print,
+    label_column: str | None = None,
 ) -> TrainResult:
     store = open_store(store_uri)
     report("Loading data.")
-    dataset = load_dataset(data)
+    dataset = load_dataset(data, label_column or DEFAULT_LABEL_COLUMN)
     with tempfile.TemporaryDirectory(prefix="lambda-model-artifact-") as scratch:
         metadata = build_artifact(dataset, parameters or {}, Path(scratch), report)
         report("Saving model.")
