@@ -14,12 +14,24 @@ MODEL_STORE ?= $(CURDIR)/.models
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
+# The oldest Python the project runs on: pyproject.toml's requires-python (">=3.11").
+PYTHON_MIN := $(shell sed -n 's/^requires-python = ">=\([0-9.]*\)"$$/\1/p' pyproject.toml)
+# Empty when $(PYTHON) is at least PYTHON_MIN, else the one line the virtualenv recipes stop with before they
+# create anything (an older Python otherwise fails 20 KB into pip's output). Expanded only when a recipe runs.
+python_too_old = $(shell found="$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)"; \
+	echo "$$found" | awk -F. -v min="$(PYTHON_MIN)" -v python="$(PYTHON)" '{ split(min, m, ".") } \
+	!(/^[0-9]+\.[0-9]+$$/ && ($$1 > m[1] || ($$1 == m[1] && $$2 >= m[2]))) { \
+	printf "lambda-model needs Python %s+ (found %s)\n", min, ($$0 == "" ? "no working " python : $$0) }')
+check_python = $(if $(python_too_old),$(error $(python_too_old)))
+
 .PHONY: help setup serve train test lint bench lock clean iam rehearse
 
 help: ## List the verbs
-	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/$$(PORT)/$(PORT)/g' \
+		| awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
+	$(check_python)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/dev.txt
 	# The project itself, editable: lambda_model (app/) and the CI tools (tools/) import without PYTHONPATH.
@@ -27,11 +39,13 @@ $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	touch $@
 
 $(CHECKOV_VENV)/.installed: requirements/checkov.txt
+	$(check_python)
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements/checkov.txt
 	touch $@
 
 $(WORKFLOW_LINT_VENV)/.installed: requirements/workflow-lint.txt
+	$(check_python)
 	$(PYTHON) -m venv $(WORKFLOW_LINT_VENV)
 	$(WORKFLOW_LINT_VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements/workflow-lint.txt
 	touch $@
@@ -44,11 +58,16 @@ train: $(VENV)/.installed ## Train on the bundled iris data into the local store
 serve: train ## Train, then serve the API on http://127.0.0.1:$(PORT)
 	PORT=$(PORT) MODEL_URI=$(MODEL_STORE) $(PY) -m lambda_model serve
 
-test: setup ## Run every test: unit, integration, Terraform, workflows, robustness
+test: setup ## Run every test: unit, integration, Terraform, workflows, robustness, IAM, release, rehearsal
 	$(PY) -m pytest
 
-test-%: setup ## One folder of tests/: test-unit, -integration, -terraform, -workflows, -robustness
+test-%: setup ## One folder of tests/: test-unit, -integration, -terraform, -workflows, -robustness, ...
 	$(PY) -m pytest tests/$*
+
+# What the folders whose name does not say it prove (no recipe of their own: test-% runs them).
+test-iam: ## tests/iam: each AWS call of the pipeline (recorded on moto) is allowed to its role; each grant is used
+test-release: ## tests/release: the release tool rolls out, canaries, rolls back and cancels as the release job runs it
+test-rehearsal: ## tests/rehearsal: the rehearsal's workflow runner and AWS stand-ins behave as GitHub and AWS do
 
 iam: $(VENV)/.installed ## Recorded AWS calls per role against the rendered policies: the table, then every IAM check
 	$(PY) -m pytest tests/iam -q -s

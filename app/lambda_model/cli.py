@@ -1,4 +1,4 @@
-"""`python -m lambda_model`: train, predict, serve, invoke, gate, promote, export, versions, openapi.
+"""`python -m lambda_model`: train, predict, serve, invoke, gate, drift, promote, export, versions, openapi.
 
 Training modules import scikit-learn, so they are imported inside the commands that need them:
 `predict`, `serve` and `invoke` start as fast as the Lambda function does.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -28,6 +29,26 @@ def share(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not 0 <= value <= 1:  # false for NaN as well as for values outside the range
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number within [0, 1]")
+    return value
+
+
+def positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < math.inf:  # false for NaN too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number above 0")
+    return value
+
+
+def positive_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not at least 1")
     return value
 
 
@@ -137,6 +158,24 @@ def command_gate(args: argparse.Namespace) -> int:
         with open(args.pointer_tag_output, "a", encoding="utf-8") as output:
             output.write(f"pointer-tag={report.pointer_tag}\n")
     return 0 if report.result.passed else 1
+
+
+def command_drift(args: argparse.Namespace) -> int:
+    from lambda_model.monitoring.drift import Thresholds
+    from lambda_model.monitoring.inputs import drift_of_csv
+    from lambda_model.registry.loaded_model import LoadedModel
+    from lambda_model.registry.store import resolve_model
+
+    writable_file(args.summary_md, "--summary-md")
+    thresholds = Thresholds(psi_act=args.psi_threshold, min_records=args.min_records)
+    report = drift_of_csv(LoadedModel(resolve_model(args.model)), args.data, thresholds, args.label)
+    print(report.markdown())
+    if args.summary_md:
+        with open(args.summary_md, "a", encoding="utf-8") as summary:
+            summary.write(report.markdown())
+    if not report.judged:
+        print(f"error: {report.verdict()}", file=sys.stderr)
+    return report.exit_code
 
 
 def command_promote(args: argparse.Namespace) -> int:
@@ -302,6 +341,22 @@ def build_parser() -> argparse.ArgumentParser:
     versions = add("versions", command_versions, "List a store's versions; * marks the current one.")
     versions.add_argument("--store", default=default_store_uri())
 
+    drift = add(
+        "drift",
+        command_drift,
+        "Compare a CSV of inputs with the model's baseline: exit 0 no drift, 1 drift, 2 cannot judge.",
+    )
+    drift.add_argument("--model", default=default_model_uri(), help="model URI (default: %(default)s)")
+    drift.add_argument("--data", required=True, help="CSV of inputs (local or s3://); a label column is ignored")
+    drift.add_argument("--label", help="the CSV's label column to ignore (default: the model's)")
+    drift.add_argument(
+        "--psi-threshold", type=positive, default=0.25, help="PSI from which a feature has drifted (0.25)"
+    )
+    drift.add_argument(
+        "--min-records", type=positive_count, default=500, help="fewest records that can be judged (500)"
+    )
+    drift.add_argument("--summary-md", metavar="FILE", help="append the table as markdown (e.g. $GITHUB_STEP_SUMMARY)")
+
     openapi = add("openapi", command_openapi, "Write the OpenAPI document of a model's API (YAML, or JSON for .json).")
     openapi.add_argument("--model", default=default_model_uri(), help="model URI (default: %(default)s)")
     openapi.add_argument("--out", metavar="FILE", help="write here instead of standard output, e.g. docs/openapi.yaml")
@@ -315,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     expected: tuple[type[Exception], ...] = (UsageError, StoreError, ArtifactError, RequestError)
-    if args.command in ("train", "gate"):
+    if args.command in ("train", "gate", "drift"):
         from lambda_model.training.conversion import ParityError
         from lambda_model.training.data import DataError
         from lambda_model.training.pipeline import ParameterError

@@ -15,7 +15,7 @@ def rewrite_metadata(folder: Path, **changes) -> dict:
 
 
 def as_format_1(source: Path, destination: Path, version: str | None = None) -> Path:
-    """A copy of `source` as the last release before signatures wrote it: two name lists, no signature.
+    """A copy of `source` as the last release before signatures wrote it: two name lists, no signature or baseline.
 
     The model files and their checksums are unchanged, so it is exactly what a production store holds
     on the day this code is deployed.
@@ -23,7 +23,8 @@ def as_format_1(source: Path, destination: Path, version: str | None = None) -> 
     shutil.copytree(source, destination)
     metadata = json.loads((destination / METADATA_FILE).read_text())
     signature = metadata.pop("signature")
-    metadata.pop("signature_sha256")
+    for later in ("signature_sha256", "baseline", "baseline_sha256"):
+        metadata.pop(later, None)
     metadata["format_version"] = 1
     metadata["features"] = [feature["name"] for feature in signature["features"]]
     metadata["classes"] = signature["classes"]

@@ -105,7 +105,15 @@ CASES = [
     RequestCase("a blank body", "POST", "/predict", b"   ", 400, "empty_body"),
     RequestCase("an empty batch", "POST", "/predict", b"[]", 400, "empty_batch"),
     RequestCase("a batch too large", "POST", "/predict", _json([SEED] * (MAX_BATCH_SIZE + 1)), 413, "batch_too_large"),
-    RequestCase("a body too large", "POST", "/predict", b" " * MAX_BODY_BYTES + b"{}", 413, "payload_too_large"),
+    RequestCase(
+        "a body too large",
+        "POST",
+        "/predict",
+        b" " * MAX_BODY_BYTES + b"{}",
+        413,
+        "payload_too_large",
+        "the body is 65,538 bytes; the limit is 65,536",  # the same words from the handler and the local server
+    ),
     RequestCase("GET on predict", "GET", "/predict", None, 405, "method_not_allowed", allow="POST"),
     RequestCase("DELETE on the stage root", "DELETE", "/", None, 405, "method_not_allowed", allow="POST"),
     RequestCase("POST on health", "POST", "/health", b"{}", 405, "method_not_allowed", allow="GET"),

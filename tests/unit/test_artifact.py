@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import shutil
 
@@ -13,6 +14,7 @@ from lambda_model.registry.artifact import (
     signature_of,
     verify,
 )
+from lambda_model.registry.baseline import Baseline
 from lambda_model.registry.signature import Signature
 from lambda_model.serving.predictor import Predictor
 from tests.support.artifacts import as_format_1, rewrite_metadata
@@ -33,6 +35,8 @@ def test_metadata_records_what_the_issue_asks_for(model_dir):
         "git_commit",
         "signature",
         "signature_sha256",
+        "baseline",
+        "baseline_sha256",
         "parameters",
         "metrics",
         "data",
@@ -88,7 +92,15 @@ def test_a_signature_the_graph_cannot_take_is_refused_at_load(artifact):
     metadata = json.loads((artifact / METADATA_FILE).read_text())
     signature = Signature.from_json(metadata["signature"])
     narrower = Signature(signature.features[:3], signature.classes)
-    rewrite_metadata(artifact, signature=narrower.as_json(), signature_sha256=narrower.sha256)
+    baseline = Baseline.from_json(metadata["baseline"])
+    narrower_baseline = dataclasses.replace(baseline, features=baseline.features[:3])
+    rewrite_metadata(
+        artifact,
+        signature=narrower.as_json(),
+        signature_sha256=narrower.sha256,
+        baseline=narrower_baseline.as_json(),
+        baseline_sha256=narrower_baseline.sha256,
+    )
     verify(artifact)
     with pytest.raises(ArtifactError, match="does not take the signature's 3 features"):
         Predictor(artifact)

@@ -75,22 +75,90 @@ def test_the_seed_curl_works(local_api, serving):
     assert response.headers["X-Model-Version"]
 
 
-def test_an_oversized_upload_is_refused_without_reading_it_all(local_api):
-    response = requests.post(f"{local_api}/predict", data=b"[" * (MAX_BODY_BYTES * 4), timeout=10)
+def test_an_oversized_upload_is_refused_with_its_declared_size(local_api):
+    response = requests.post(f"{local_api}/predict", data=b"[" * 2_000_000, timeout=10)
     assert response.status_code == 413
-    assert json.loads(response.text)["error"]["code"] == "payload_too_large"
+    assert response.json()["error"] == {
+        "code": "payload_too_large",
+        "message": "the body is 2,000,000 bytes; the limit is 65,536",
+    }
 
 
-def test_head_and_options_are_method_errors_not_crashes(local_api):
-    assert requests.options(f"{local_api}/predict", timeout=10).status_code == 405
-    assert requests.head(f"{local_api}/health", timeout=10).status_code == 405
+def test_a_huge_content_length_is_refused_at_once_without_waiting_for_the_body(local_api):
+    started = time.monotonic()
+    head, body = exchange(local_api, b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n{}")
+    assert time.monotonic() - started < SHORT_SOCKET_TIMEOUT_SECONDS, "answered before the socket timeout"
+    assert head.startswith(b"HTTP/1.1 413")
+    assert b"Connection: close" in head
+    assert json.loads(body)["error"] == {
+        "code": "payload_too_large",
+        "message": "the body is 99,999,999,999 bytes; the limit is 65,536",
+    }
 
 
-def test_a_malformed_content_length_is_a_json_400_and_closes_the_connection(local_api):
-    head, body = exchange(local_api, b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: many\r\n\r\n")
+def test_a_client_expecting_100_continue_hears_the_413_instead(local_api):
+    head, body = exchange(
+        local_api,
+        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\nExpect: 100-continue\r\n\r\n",
+    )
+    assert head.startswith(b"HTTP/1.1 413"), "no 100 Continue for a body that will be refused"
+    assert json.loads(body)["error"]["code"] == "payload_too_large"
+
+
+def test_a_body_of_exactly_the_limit_is_read_and_passed_on(local_api):
+    response = requests.post(f"{local_api}/predict", data=b" " * (MAX_BODY_BYTES - 2) + b"{}", timeout=10)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "missing_feature"
+
+
+@pytest.mark.parametrize(
+    "content_length",
+    [
+        pytest.param(b"Content-Length: 2\r\nContent-Length: 2", id="repeated"),
+        pytest.param(b"Content-Length: 2\r\nContent-Length: 5", id="differing"),
+        pytest.param(b"Content-Length: 2, 2", id="a list"),
+        pytest.param(b"Content-Length: -2", id="negative"),
+        pytest.param(b"Content-Length: +2", id="signed"),
+        pytest.param(b"Content-Length: 0_2", id="underscored"),
+        pytest.param(b"Content-Length: many", id="not a number"),
+    ],
+)
+def test_a_content_length_that_is_not_one_byte_count_is_a_json_400_and_closes_the_connection(local_api, content_length):
+    head, body = exchange(local_api, b"POST /predict HTTP/1.1\r\nHost: x\r\n" + content_length + b"\r\n\r\n{}")
     assert head.startswith(b"HTTP/1.1 400")
     assert b"Connection: close" in head
     assert json.loads(body)["error"]["code"] == "invalid_request"
+
+
+def test_options_is_a_method_error_not_a_crash(local_api):
+    assert requests.options(f"{local_api}/predict", timeout=10).status_code == 405
+
+
+def test_head_on_a_get_route_is_the_get_answer_without_its_body(local_api):
+    get_head, get_body = exchange(local_api, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, body = exchange(local_api, b"HEAD /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert body == b"", "a HEAD answer carries no body"
+
+    def fields(raw_head: bytes) -> dict[str, str]:
+        lines = raw_head.decode().split("\r\n")[1:]
+        return {name: value for name, _, value in (line.partition(": ") for line in lines) if name != "Date"}
+
+    assert fields(head) == fields(get_head)
+    assert fields(head)["Content-Length"] == str(len(get_body))
+
+
+def test_head_on_a_route_without_get_is_still_a_405(local_api):
+    head, body = exchange(local_api, b"HEAD /predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 405")
+    assert b"\r\nAllow: POST\r\n" in head
+    assert body == b""
+
+
+def test_a_kept_alive_connection_serves_a_get_after_a_head(local_api):
+    with requests.Session() as session:
+        assert session.head(f"{local_api}/health", timeout=10).status_code == 200
+        assert session.get(f"{local_api}/health", timeout=10).json()["status"] == "ok"
 
 
 @pytest.mark.parametrize("method", ["TRACE", "BREW"])
@@ -111,6 +179,16 @@ def test_a_request_http_server_cannot_parse_gets_a_json_error(local_api):
     }
 
 
+@pytest.mark.parametrize(
+    ("request_line", "status"),
+    [("GET /health HTTP/2.0", b"505"), ("GET /health HTTP/x", b"400"), ("GET /health HTTP/1.x", b"400")],
+)
+def test_a_bad_http_version_gets_a_status_line_and_a_json_error(local_api, request_line, status):
+    head, body = exchange(local_api, request_line.encode() + b"\r\nHost: x\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 " + status)
+    assert json.loads(body)["error"]["code"] == "invalid_request"
+
+
 def test_a_chunked_body_is_read_like_any_other(local_api, serving):
     chunks = (SEED_BODY[i : i + 10].encode() for i in range(0, len(SEED_BODY), 10))
     response = requests.post(f"{local_api}/predict", data=chunks, timeout=10)  # a generator is sent chunked
@@ -122,7 +200,10 @@ def test_an_oversized_chunked_upload_is_refused_without_reading_it_all(local_api
     chunks = (b"[" * 8192 for _ in range(4 * MAX_BODY_BYTES // 8192))
     response = requests.post(f"{local_api}/predict", data=chunks, timeout=10)
     assert response.status_code == 413
-    assert response.json()["error"]["code"] == "payload_too_large"
+    assert response.json()["error"] == {
+        "code": "payload_too_large",
+        "message": "the body is larger than the limit of 65,536 bytes",  # its size is unknown: no number is made up
+    }
 
 
 def test_a_body_shorter_than_its_content_length_does_not_hold_a_thread(local_api):

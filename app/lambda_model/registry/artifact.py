@@ -1,7 +1,8 @@
 """A model artifact is a folder: the ONNX model, the scikit-learn pipeline, and metadata.json.
 
-metadata.json records the sha256 of every other file and of the model's signature (its features,
-classes and input example: lambda_model.registry.signature); reading an artifact checks them all before
+metadata.json records the sha256 of every other file, of the model's signature (its features, classes
+and input example: lambda_model.registry.signature) and of its baseline (what training saw, for
+monitoring: lambda_model.registry.baseline); reading an artifact checks them all before
 anything is used, so a tampered, truncated or foreign model is refused. This module imports nothing
 heavy: the serving path uses it.
 
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_model.contract import ARTIFACT_FORMAT_VERSION, READABLE_FORMAT_VERSIONS
+from lambda_model.registry.baseline import Baseline, BaselineError
 from lambda_model.registry.signature import Signature, SignatureError
 
 ONNX_FILE = "model.onnx"
@@ -41,13 +43,15 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def seal(folder: Path, metadata: dict[str, Any], signature: Signature) -> dict[str, Any]:
-    """Write metadata.json with the signature and the checksums of the model files already in `folder`."""
+def seal(folder: Path, metadata: dict[str, Any], signature: Signature, baseline: Baseline) -> dict[str, Any]:
+    """Write metadata.json with the signature, the baseline and the checksums of the model files in `folder`."""
     sealed = {
         **metadata,
         "format_version": ARTIFACT_FORMAT_VERSION,
         "signature": signature.as_json(),
         "signature_sha256": signature.sha256,
+        "baseline": baseline.as_json(),
+        "baseline_sha256": baseline.sha256,
         "files": {name: sha256_of(folder / name) for name in MODEL_FILES},
     }
     (folder / METADATA_FILE).write_text(json.dumps(sealed, indent=2, sort_keys=True) + "\n")
@@ -74,7 +78,10 @@ def verify(folder: Path) -> dict[str, Any]:
     or altered pipeline file means the folder is not what training sealed.
     """
     metadata = read_metadata(folder)
-    signature_of(metadata, folder)
+    signature = signature_of(metadata, folder)
+    baseline = baseline_of(metadata, folder)
+    if baseline is not None and baseline.names != signature.names:
+        raise ArtifactError(f"{folder}: the baseline describes {baseline.names}, the signature {signature.names}")
     checksums = metadata.get("files")
     if not isinstance(checksums, dict):
         raise ArtifactError(f"{folder}: {METADATA_FILE} lists no file checksums")
@@ -110,6 +117,19 @@ def signature_of(metadata: dict[str, Any], where: Path | str = "the artifact") -
     if signature.sha256 != metadata.get("signature_sha256"):
         raise ArtifactError(f"{where}: the signature in {METADATA_FILE} does not match its recorded sha256")
     return signature
+
+
+def baseline_of(metadata: dict[str, Any], where: Path | str = "the artifact") -> Baseline | None:
+    """The model's baseline; None for artifacts written before baselines (they serve without drift metrics)."""
+    if "baseline" not in metadata:
+        return None
+    try:
+        baseline = Baseline.from_json(metadata["baseline"])
+    except BaselineError as error:
+        raise ArtifactError(f"{where}: {error}") from None
+    if baseline.sha256 != metadata.get("baseline_sha256"):
+        raise ArtifactError(f"{where}: the baseline in {METADATA_FILE} does not match its recorded sha256")
+    return baseline
 
 
 def export(source: Path, destination: Path) -> dict[str, Any]:

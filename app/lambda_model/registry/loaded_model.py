@@ -13,7 +13,8 @@ import numpy as np
 import onnxruntime
 
 from lambda_model.contract import ONNX_INPUT_NAME, ONNX_PROBABILITIES_OUTPUT
-from lambda_model.registry.artifact import ONNX_FILE, ArtifactError, signature_of, verify
+from lambda_model.registry.artifact import ONNX_FILE, ArtifactError, baseline_of, signature_of, verify
+from lambda_model.registry.baseline import Baseline
 from lambda_model.registry.signature import Signature
 
 
@@ -24,6 +25,7 @@ class LoadedModel:
         self.folder = folder
         self.metadata: dict[str, Any] = verify(folder)
         self.signature: Signature = signature_of(self.metadata, folder)
+        self.baseline: Baseline | None = baseline_of(self.metadata, folder)
         options = onnxruntime.SessionOptions()
         # Lambda gives a small function about one vCPU: extra threads only add contention.
         options.intra_op_num_threads = 1

@@ -22,6 +22,9 @@ NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 MAX_NAME_LENGTH = 64
 MAX_CLASS_LENGTH = 100
 MIN_CLASSES = 2
+MAX_FEATURES = 60
+MAX_CLASSES = 30
+"""A request's metrics must fit one EMF directive (at most 100 metrics): 5 fixed, one per class, one per feature."""
 
 
 class SignatureError(ValueError):
@@ -79,6 +82,10 @@ class Signature:
             problems.append("a feature name appears twice")
         if len(self.classes) < MIN_CLASSES or len(set(self.classes)) != len(self.classes):
             problems.append(f"it needs at least {MIN_CLASSES} distinct classes, has {list(self.classes)}")
+        if len(self.features) > MAX_FEATURES:
+            problems.append(f"it has {len(self.features)} features; at most {MAX_FEATURES} are served")
+        if len(self.classes) > MAX_CLASSES:
+            problems.append(f"it has {len(self.classes)} classes; at most {MAX_CLASSES} are served")
         if self.input_example is not None and set(self.input_example) != set(self.names):
             problems.append("its input example does not have exactly its features")
         if problems:

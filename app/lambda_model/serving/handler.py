@@ -8,7 +8,7 @@ import os
 import time
 from typing import Any
 
-from lambda_model.serving import routes
+from lambda_model.serving import metrics, routes
 from lambda_model.serving.events import Request, error_response, read_request
 from lambda_model.serving.logs import configure_outside_lambda
 from lambda_model.serving.model_holder import ModelHolder
@@ -22,6 +22,8 @@ model = ModelHolder(lambda: os.environ.get("MODEL_URI"))
 # Loading during the init phase uses Lambda's unthrottled start-up CPU; a failure here is
 # remembered and retried by a request after the back-off, instead of crashing the container.
 model.try_load()
+# The first line with metrics counts this container's cold start (ColdStart), whichever request it is.
+_cold_start_reported = False
 
 
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
@@ -30,39 +32,46 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
         request = read_request(event, context)
     except RequestError as error:
         result = error_response(error.status, error.code, error.message)
-        _log(result, started, request_id=getattr(context, "aws_request_id", None))
+        _log(routes.Answer(result), started, request_id=getattr(context, "aws_request_id", None))
         return result
-    result = _dispatch(request)
+    answer = _dispatch(request)
     _log(
-        result,
+        answer,
         started,
         request_id=request.request_id,
         api_request_id=request.api_request_id,
         route=f"{request.method[:20]} {request.path[:100]}",
     )
-    return result
+    return answer.response
 
 
-def _dispatch(request: Request) -> dict[str, Any]:
+def _dispatch(request: Request) -> routes.Answer:
     try:
         return routes.find(request.method, request.path)(request, model)
     except RequestError as error:
         headers = {"Allow": ", ".join(routes.allowed_methods(request.path))} if error.status == 405 else None
-        return error_response(error.status, error.code, error.message, headers)
+        return routes.Answer(error_response(error.status, error.code, error.message, headers))
     except Exception:
         # Never a stack trace to the client: log it here, answer a plain 500.
         logger.exception("unexpected failure handling %s %s", request.method[:20], request.path[:100])
-        return error_response(500, "internal_error", "the service failed to answer; the failure was logged")
+        return routes.Answer(
+            error_response(500, "internal_error", "the service failed to answer; the failure was logged")
+        )
 
 
 def _log(
-    result: dict[str, Any],
+    answer: routes.Answer,
     started: float,
     request_id: str | None,
     api_request_id: str | None = None,
     route: str = "?",
 ) -> None:
-    """One line per request, its fields passed with `extra=` so each is a top-level key of the JSON line."""
+    """One line per request, its fields passed with `extra=` so each is a top-level key of the JSON line.
+
+    A prediction's line also carries its metrics (EMF): the same log event is the metric record.
+    """
+    global _cold_start_reported
+    result = answer.response
     status = result["statusCode"]
     fields: dict[str, Any] = {
         "request_id": request_id,
@@ -74,4 +83,11 @@ def _log(
     }
     if status >= 400:
         fields["error"] = json.loads(result["body"])["error"]["code"]
+    elif answer.scored is not None:
+        try:
+            fields.update(metrics.emf_fields(answer.scored, cold_start=not _cold_start_reported))
+            _cold_start_reported = True
+        except Exception:
+            # Metrics describe the answer; a bug in them must not turn a good answer into an error.
+            logger.exception("could not build the metrics of %s", route)
     logger.info("%s answered %d", route, status, extra=fields)

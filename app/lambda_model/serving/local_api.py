@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import importlib
 import logging
+import re
 import uuid
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,16 +18,15 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from lambda_model.serving.events import error_response
-from lambda_model.serving.request import MAX_BODY_BYTES
+from lambda_model.serving.request import MAX_BODY_BYTES, RequestError
 
 STAGE = "predict"
-# API Gateway itself refuses bodies over 10 MB; reading a little more than our own limit is enough
-# for the handler to answer 413 without holding an attacker's whole upload in memory.
-READ_LIMIT = MAX_BODY_BYTES + 1
 SOCKET_TIMEOUT_SECONDS = 10.0
 """A client silent this long (a body shorter than its Content-Length, an idle kept-alive connection)
 loses its connection, so it cannot hold a server thread forever."""
 CHUNK_SIZE_LINE_LIMIT = 1024
+BYTE_COUNT = re.compile(r"[0-9]+")
+"""A Content-Length value (RFC 9110 8.6): ASCII digits only, where int() also takes "+5", " 5" and "5_000"."""
 
 logger = logging.getLogger("lambda_model.serving.local_api")
 
@@ -61,10 +61,6 @@ def to_event(method: str, target: str, headers: dict[str, str], body: bytes) -> 
     }
 
 
-class UnreadableBody(Exception):
-    """The body's framing (Content-Length or chunked encoding) cannot be followed."""
-
-
 class ProxyHandler(BaseHTTPRequestHandler):
     server_version = "lambda-model-local"
     protocol_version = "HTTP/1.1"
@@ -83,48 +79,79 @@ class ProxyHandler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         try:
             body = self._read_body()
-        except UnreadableBody as error:
-            self.close_connection = True  # where the body ends is unknown: the connection cannot be reused
-            self._send(error_response(400, "invalid_request", str(error)))
+        except RequestError as error:
+            self._refuse(error)
             return
         self._send(self.answer(to_event(self.command, self.path, dict(self.headers.items()), body)))
 
     def answer(self, event: dict[str, Any]) -> dict[str, Any]:
-        """The proxy response to one event: here the handler in this process. The rehearsal's stand-in for
-        API Gateway overrides it to invoke the function the API's integration names."""
-        return load_handler().handler(event, LambdaContext(event["requestContext"]["requestId"]))
+        """The proxy response to one event: here the handler in this process, which also answers HEAD on a GET
+        route. The rehearsal's stand-in for API Gateway overrides it to invoke the function the API's
+        integration names (the API's ANY methods pass HEAD on as HEAD)."""
+        handler = load_handler()
+        if event["httpMethod"] == "HEAD" and "GET" in handler.routes.allowed_methods(event["path"]):
+            # HEAD is GET without the body (RFC 9110 9.3.2): _send writes no body for a HEAD.
+            event = {**event, "httpMethod": "GET", "requestContext": {**event["requestContext"], "httpMethod": "GET"}}
+        return handler.handler(event, LambdaContext(event["requestContext"]["requestId"]))
+
+    def _refuse(self, error: RequestError) -> None:
+        """Answer a request whose body is not read, or not to its end: the connection cannot be reused."""
+        self.close_connection = True
+        self._send(error_response(error.status, error.code, error.message))
+
+    def handle_expect_100(self) -> bool:
+        # A client waiting for "100 Continue" before it sends the body hears the refusal instead.
+        try:
+            self._declared_length()
+        except RequestError as error:
+            self._refuse(error)
+            return False
+        return super().handle_expect_100()
+
+    def _declared_length(self) -> int | None:
+        """The Content-Length of a body not sent chunked, checked before any of the body is read."""
+        if self.headers.get("Transfer-Encoding", "identity").lower() != "identity":
+            return None
+        values = self.headers.get_all("Content-Length") or []
+        if len(values) > 1:  # RFC 9112 6.3: the body's framing is ambiguous, a request smuggling vector
+            raise RequestError(400, "invalid_request", "the request has more than one Content-Length header")
+        if not values:
+            return 0
+        value = values[0].strip(" \t")
+        if not BYTE_COUNT.fullmatch(value):
+            raise RequestError(400, "invalid_request", "the Content-Length header is not a byte count")
+        length = int(value)
+        if length > MAX_BODY_BYTES:
+            raise RequestError(
+                413, "payload_too_large", f"the body is {length:,} bytes; the limit is {MAX_BODY_BYTES:,}"
+            )
+        return length
 
     def _read_body(self) -> bytes:
-        """The body, or its first READ_LIMIT bytes (then the connection closes: the rest is never read)."""
-        if self.headers.get("Transfer-Encoding", "identity").lower() != "identity":
-            return self._read_chunked_body()
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if length < 0:
-            raise UnreadableBody("the Content-Length header is not a byte count")
-        if length > READ_LIMIT:
-            self.close_connection = True
-        return self.rfile.read(min(length, READ_LIMIT))
+        """The whole body; one over the limit is refused before it is read, or (chunked) once it passes it."""
+        length = self._declared_length()
+        return self._read_chunked_body() if length is None else self.rfile.read(length)
 
     def _read_chunked_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
-            raise UnreadableBody("the only Transfer-Encoding understood is chunked")
+            raise RequestError(400, "invalid_request", "the only Transfer-Encoding understood is chunked")
         body = bytearray()
         while True:
             size_line = self.rfile.readline(CHUNK_SIZE_LINE_LIMIT)
             try:
                 size = int(size_line.split(b";")[0], 16)  # a chunk extension after ";" is ignored
             except ValueError:
-                raise UnreadableBody("a chunk of the chunked body does not start with its size") from None
+                raise RequestError(
+                    400, "invalid_request", "a chunk of the chunked body does not start with its size"
+                ) from None
             if size < 0:
-                raise UnreadableBody("a chunk of the chunked body has a negative size")
+                raise RequestError(400, "invalid_request", "a chunk of the chunked body has a negative size")
             if size == 0:
                 break
-            if len(body) + size > READ_LIMIT:
-                self.close_connection = True
-                return bytes(body + self.rfile.read(READ_LIMIT - len(body)))
+            if len(body) + size > MAX_BODY_BYTES:
+                raise RequestError(
+                    413, "payload_too_large", f"the body is larger than the limit of {MAX_BODY_BYTES:,} bytes"
+                )
             body += self.rfile.read(size)
             self.rfile.readline(CHUNK_SIZE_LINE_LIMIT)  # the CRLF that ends the chunk
         while self.rfile.readline(CHUNK_SIZE_LINE_LIMIT) not in (b"\r\n", b"\n", b""):
@@ -134,6 +161,10 @@ class ProxyHandler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Requests http.server cannot parse (a malformed request line, headers too long): the API's JSON error."""
         self.close_connection = True
+        if self.request_version == "HTTP/0.9" and len(self.requestline.split()) == 3:
+            # A bad or unsupported version ("HTTP/x", "HTTP/2.0") is refused before http.server records it,
+            # which would answer as to HTTP/0.9: the body alone, no status line. Only a two-word line is 0.9.
+            self.request_version = "HTTP/1.0"
         self._send(error_response(code, "invalid_request", message or HTTPStatus(code).phrase))
 
     def _send(self, result: dict[str, Any]) -> None:

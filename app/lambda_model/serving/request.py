@@ -76,7 +76,7 @@ def decode_body(body: Any, is_base64: bool = False) -> Any:
                 400, "invalid_body", "the body is marked base64-encoded but is not valid base64"
             ) from None
     if len(raw) > MAX_BODY_BYTES:
-        raise RequestError(413, "payload_too_large", f"the body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}")
+        raise RequestError(413, "payload_too_large", f"the body is {len(raw):,} bytes; the limit is {MAX_BODY_BYTES:,}")
     if not raw.strip():
         raise RequestError(400, "empty_body", "the request body is empty; send a JSON object of features")
     try:

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from lambda_model.serving import openapi
 from lambda_model.serving.events import Request, error_response, response
+from lambda_model.serving.metrics import Scored
 from lambda_model.serving.model_holder import ModelHolder, ModelUnavailable
 from lambda_model.serving.request import RequestError, decode_body, parse_rows, read_records
 
-Endpoint = Callable[[Request, ModelHolder], dict[str, Any]]
+
+class Answer(NamedTuple):
+    """An endpoint's proxy response, and what the model scored for it (None when it scored nothing)."""
+
+    response: dict[str, Any]
+    scored: Scored | None = None
+
+
+Endpoint = Callable[[Request, ModelHolder], Answer]
 MODEL_VERSION_HEADER = "X-Model-Version"
 
 
-def predict(request: Request, model: ModelHolder) -> dict[str, Any]:
+def predict(request: Request, model: ModelHolder) -> Answer:
     # The body's shape first: a malformed body is the client's to fix even while the model is unavailable.
     # Its features are checked against the model's own signature, so they wait for the model.
     records, is_batch = read_records(decode_body(request.body, request.is_base64))
@@ -23,18 +32,21 @@ def predict(request: Request, model: ModelHolder) -> dict[str, Any]:
     except ModelUnavailable as unavailable:
         return _unavailable(unavailable)
     rows = parse_rows(records, is_batch, predictor.signature.names)
-    predictions = [prediction.as_dict() for prediction in predictor.predict(rows)]
-    payload = {"predictions": predictions} if is_batch else {"prediction": predictions[0]}
-    return response(200, payload, {MODEL_VERSION_HEADER: predictor.version})
+    predictions = predictor.predict(rows)
+    answers = [prediction.as_dict() for prediction in predictions]
+    payload = {"predictions": answers} if is_batch else {"prediction": answers[0]}
+    return Answer(
+        response(200, payload, {MODEL_VERSION_HEADER: predictor.version}), Scored(predictor, rows, predictions)
+    )
 
 
-def health(request: Request, model: ModelHolder) -> dict[str, Any]:
+def health(request: Request, model: ModelHolder) -> Answer:
     try:
         predictor = model.get()
     except ModelUnavailable as unavailable:
         return _unavailable(unavailable)
     metadata = predictor.metadata
-    return response(
+    health_response = response(
         200,
         {
             "status": "ok",
@@ -47,24 +59,27 @@ def health(request: Request, model: ModelHolder) -> dict[str, Any]:
         },
         {MODEL_VERSION_HEADER: predictor.version},
     )
+    return Answer(health_response)
 
 
-def openapi_document(request: Request, model: ModelHolder) -> dict[str, Any]:
+def openapi_document(request: Request, model: ModelHolder) -> Answer:
     """The contract of the version that answers, so a client can discover what this version takes."""
     try:
         predictor = model.get()
     except ModelUnavailable as unavailable:
         return _unavailable(unavailable)
-    return response(200, openapi.document(predictor, ROUTES), {MODEL_VERSION_HEADER: predictor.version})
+    return Answer(response(200, openapi.document(predictor, ROUTES), {MODEL_VERSION_HEADER: predictor.version}))
 
 
-def _unavailable(unavailable: ModelUnavailable) -> dict[str, Any]:
+def _unavailable(unavailable: ModelUnavailable) -> Answer:
     # The reason (store unreachable, checksum mismatch, ...) is logged, not shown to clients.
-    return error_response(
-        503,
-        "model_unavailable",
-        "the model is not available right now; retry shortly",
-        {"Retry-After": unavailable.retry_after_header},
+    return Answer(
+        error_response(
+            503,
+            "model_unavailable",
+            "the model is not available right now; retry shortly",
+            {"Retry-After": unavailable.retry_after_header},
+        )
     )
 
 

@@ -17,7 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from lambda_model.contract import FLOAT32_MAX
-from lambda_model.registry.signature import Feature, Signature, check_class_name, check_feature_name
+from lambda_model.registry.signature import (
+    MAX_CLASSES,
+    MAX_FEATURES,
+    Feature,
+    Signature,
+    check_class_name,
+    check_feature_name,
+)
 
 DEFAULT_LABEL_COLUMN = "species"
 BUNDLED_IRIS = "sklearn:iris"
@@ -62,16 +69,20 @@ class Dataset:
 def load_dataset(source: str | None = None, label_column: str = DEFAULT_LABEL_COLUMN) -> Dataset:
     if source in (None, "", BUNDLED_IRIS):
         return bundled_iris()
+    return parse_csv(read_source(source), source, label_column)
+
+
+def read_source(source: str) -> bytes:
+    """The bytes of a local file or an s3://bucket/key object."""
     if source.startswith("s3://"):
-        return parse_csv(_read_s3(source), source, label_column)
+        return _read_s3(source)
     path = Path(source)
     if not path.is_file():
         raise DataError(f"{source}: no such file")
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as error:
         raise DataError(f"{source}: cannot read: {error.strerror}") from None
-    return parse_csv(raw, source, label_column)
 
 
 def bundled_iris() -> Dataset:
@@ -111,8 +122,8 @@ def _number(text: str, where: str) -> float:
     return value
 
 
-def _header(reader: csv.reader, source: str, label_column: str) -> tuple[list[str], int]:
-    """The header's names and the label column's position; every name is checked."""
+def _header(reader: csv.reader, source: str, label_column: str, label_optional: bool) -> tuple[list[str], int | None]:
+    """The header's names and the label column's position (None: absent, and optional); every name is checked."""
     try:
         header = [name.strip() for name in next(reader)]
     except StopIteration:
@@ -123,6 +134,8 @@ def _header(reader: csv.reader, source: str, label_column: str) -> tuple[list[st
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
         raise DataError(f"{source}, line 1: column(s) {', '.join(duplicated)} appear more than once")
+    if label_column not in header and label_optional:
+        return header, None
     if label_column not in header:
         raise DataError(
             f"{source}, line 1: no label column {label_column!r} (columns: {', '.join(header)[:300]}); "
@@ -130,6 +143,11 @@ def _header(reader: csv.reader, source: str, label_column: str) -> tuple[list[st
         )
     if len(header) < 2:
         raise DataError(f"{source}, line 1: only the label column {label_column!r}; at least one feature is needed")
+    if len(header) - 1 > MAX_FEATURES:
+        raise DataError(
+            f"{source}, line 1: {len(header) - 1} features; at most {MAX_FEATURES} are served "
+            "(each feature is a metric of every request, and a request's metrics must fit one EMF directive)"
+        )
     return header, header.index(label_column)
 
 
@@ -142,8 +160,11 @@ class Table:
     labels: list[str]
 
 
-def read_table(raw: bytes, source: str, label_column: str) -> Table:
-    """Parse a CSV with a header row; every problem names the line and column."""
+def read_table(raw: bytes, source: str, label_column: str, label_optional: bool = False) -> Table:
+    """Parse a CSV with a header row; every problem names the line and column.
+
+    With `label_optional`, a file without the label column is read as features only (labels empty).
+    """
     if not raw.strip():
         raise DataError(f"{source}: the file is empty")
     try:
@@ -152,7 +173,7 @@ def read_table(raw: bytes, source: str, label_column: str) -> Table:
         raise DataError(f"{source}: not UTF-8 text") from None
     reader = csv.reader(io.StringIO(text))
     try:
-        header, label_position = _header(reader, source, label_column)
+        header, label_position = _header(reader, source, label_column, label_optional)
         feature_positions = [position for position in range(len(header)) if position != label_position]
         rows: list[list[float]] = []
         labels: list[str] = []
@@ -161,11 +182,12 @@ def read_table(raw: bytes, source: str, label_column: str) -> Table:
                 continue
             if len(record) != len(header):
                 raise DataError(f"{source}, line {line}: {len(record)} fields, the header has {len(header)}")
-            label = record[label_position].strip()
-            if why := check_class_name(label):
-                raise DataError(f"{source}, line {line}, column {label_column}: the label {label[:40]!r} {why}")
+            if label_position is not None:
+                label = record[label_position].strip()
+                if why := check_class_name(label):
+                    raise DataError(f"{source}, line {line}, column {label_column}: the label {label[:40]!r} {why}")
+                labels.append(label)
             rows.append([_number(record[p], f"{source}, line {line}, column {header[p]}") for p in feature_positions])
-            labels.append(label)
     except csv.Error as error:
         raise DataError(f"{source}, line {reader.line_num}: not valid CSV: {error}") from None
     if not rows:
@@ -203,6 +225,8 @@ def _check_columns(features: np.ndarray, names: tuple[str, ...], source: str) ->
 def _check_classes(labels: list[str], classes: tuple[str, ...], source: str, label_column: str) -> None:
     if len(classes) < 2:
         raise DataError(f"{source}, column {label_column}: only the class {classes[0]!r}; at least two are needed")
+    if len(classes) > MAX_CLASSES:
+        raise DataError(f"{source}, column {label_column}: {len(classes)} classes; at most {MAX_CLASSES} are served")
     counts = {name: labels.count(name) for name in classes}
     scarce = [f"{name} ({count})" for name, count in counts.items() if count < MIN_ROWS_PER_CLASS]
     if scarce:

@@ -23,6 +23,7 @@ from lambda_model.training.conversion import check_parity, parity_rows, to_onnx_
 from lambda_model.training.data import DEFAULT_LABEL_COLUMN, Dataset, load_dataset
 from lambda_model.training.evaluation import holdout_split, score
 from lambda_model.training.pipeline import RANDOM_SEED, ParameterError, build_pipeline
+from lambda_model.training.profile import baseline_of
 
 Report = Callable[[str], None]
 
@@ -68,6 +69,7 @@ def build_artifact(dataset: Dataset, parameters: dict[str, Any], folder: Path, r
     except ValueError as error:
         raise ParameterError(f"the model rejected its parameters: {error}") from None
     metrics = score(evaluation_model.predict, split.holdout_features, split.holdout_labels)
+    holdout_confidence = evaluation_model.predict_proba(split.holdout_features).max(axis=1)
     holdout_rows = len(split.holdout_labels)
     report(f"Hold-out ({holdout_rows} rows): accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}.")
 
@@ -106,6 +108,7 @@ def build_artifact(dataset: Dataset, parameters: dict[str, Any], folder: Path, r
             },
         },
         dataset.signature(),
+        baseline_of(dataset, holdout_confidence),
     )
 
 
