@@ -45,6 +45,9 @@ OK = JobStatus()
         ("!(inputs.x == 'a')", {"inputs.x": "b"}, OK, True),
         ("inputs.name == 'it''s'", {"inputs.name": "it's"}, OK, True),  # '' escapes a quote
         ("vars.AWS_PLAN_ROLE_ARN != ''", {}, OK, False),
+        # GitHub ignores case when it compares strings: an input typed TRUE is true.
+        ("inputs.terraform == 'true'", {"inputs.terraform": "TRUE"}, OK, True),
+        ("'Main' != 'main'", {}, OK, False),
     ],
 )
 def test_conditions(condition, context, status, runs):

@@ -131,6 +131,16 @@ def test_export_refuses_a_file_or_a_folder_that_holds_no_model(model_store, tmp_
     assert (a_folder / "src").is_dir()
 
 
+def test_export_refuses_a_model_folder_that_holds_other_files_too(model_store, tmp_path, capsys):
+    destination = tmp_path / "model"
+    assert main(["export", "--model", str(model_store), "--to", str(destination)]) == 0
+    (destination / "README.md").write_text("what this folder is for")
+    before = store_files(destination)
+    assert main(["export", "--model", str(model_store), "--to", str(destination)]) == 2
+    assert "besides a model it holds README.md; move them out first" in capsys.readouterr().err
+    assert store_files(destination) == before
+
+
 def test_versions_and_promote_ignore_a_leftover_staging_folder(store_copy, capsys):
     current = LocalStore(store_copy).current_version()
     shutil.copytree(store_copy / "versions" / current, store_copy / "versions" / ".staging-0123abcd")

@@ -79,6 +79,19 @@ def test_parameters_are_typed_and_checked():
         parse_parameters(["n_estimators"])
 
 
+def test_none_is_a_parameter_value_as_python_and_json_spell_it():
+    assert parse_parameters(["max_depth=None", "max_features=null"]) == {"max_depth": None, "max_features": None}
+
+
+def test_the_seed_is_refused_as_fixed_and_not_offered_among_the_known_parameters():
+    with pytest.raises(ParameterError, match="random_state is fixed at 42") as fixed:
+        parse_parameters(["random_state=1"])
+    assert "unknown" not in str(fixed.value)
+    with pytest.raises(ParameterError) as unknown:
+        parse_parameters(["trees=3"])
+    assert "random_state" not in str(unknown.value)
+
+
 def test_a_parameter_the_model_rejects_stores_nothing(tmp_path):
     with pytest.raises(ParameterError, match="rejected its parameters"):
         train(None, str(tmp_path), parse_parameters(["n_estimators=-1"]), report=lambda _: None)

@@ -1,7 +1,7 @@
 """The part of GitHub's expression language the workflows use in `if:`, `with:` and `env:`: status
-functions, `format()`, `==`/`!=` between context values and string literals, `&&` and `||` (which, as on
-GitHub, give one of their operands, so `a && b || c` picks a value), `!` and parentheses. Anything else is
-refused rather than guessed."""
+functions, `format()`, `==`/`!=` between context values and string literals (ignoring case, as GitHub
+does), `&&` and `||` (which, as on GitHub, give one of their operands, so `a && b || c` picks a value), `!`
+and parentheses. Anything else is refused rather than guessed."""
 
 from __future__ import annotations
 
@@ -78,7 +78,8 @@ class _Parser:
         if self.peek() in ("==", "!="):
             operator = self.take()
             right = self.unary()
-            return (text(left) == text(right)) == (operator == "==")
+            # GitHub ignores case when it compares strings.
+            return (text(left).casefold() == text(right).casefold()) == (operator == "==")
         return left
 
     def unary(self) -> bool | str:

@@ -14,6 +14,7 @@ import yaml
 
 from rehearsal.conditions import JobStatus, evaluate_condition
 from rehearsal.steps import StepRun, evaluate, parse_outputs, run_step, workflow_data
+from rehearsal.token_permissions import Grants, effective
 
 # `$/path` (the repository at the running commit) and `./path` (the checkout) name a local action.
 LOCAL_ACTION_PREFIXES = ("$/", "./")
@@ -50,10 +51,17 @@ class Job:
     # Called after each step that has an id, with the context its outputs went to (the rehearsal replaces
     # what it stands in for there, e.g. the API's URL).
     after_step: Callable[[Job, str, dict[str, str]], None] | None = None
+    # In a called workflow: what the caller job was granted, the most this job's tokens may carry.
+    caller_grants: Grants | None = None
 
     @property
     def definition(self) -> dict[str, Any]:
         return workflow_data(self.workflow)["jobs"][self.job_id]
+
+    @property
+    def permissions(self) -> Grants:
+        """What GitHub would let this job's GITHUB_TOKEN and OIDC token do."""
+        return effective(self.definition, workflow_data(self.workflow), self.caller_grants)
 
     @property
     def environment(self) -> str | None:

@@ -36,6 +36,7 @@ from rehearsal.proxy import ProxiedRequest, Reply, proxy_to
 from rehearsal.servers import local_client
 from rehearsal.steps import REPO_ROOT, workflow_data
 from rehearsal.terraform import cli_config, find_mirror, plugin_cache_dir, provider_override, s3_backend_override
+from rehearsal.token_permissions import MissingGrant, require
 from rehearsal.workflow import WorkflowRun, play_workflow
 
 REGION = "eu-central-1"
@@ -203,7 +204,7 @@ class Rehearsal:
 
     def actions(self) -> dict[str, Callable[[Job, dict[str, str]], str]]:
         return {
-            "actions/checkout@": lambda job, settings: "the workspace is the checkout",
+            "actions/checkout@": self.check_out,
             "actions/setup-python@": lambda job, settings: f"Python of {REPO_ROOT / '.venv'}",
             "/.github/actions/setup": lambda job, settings: "make setup's virtualenvs and the local terraform",
             "hashicorp/setup-terraform@": lambda job, settings: "the local terraform",
@@ -214,12 +215,19 @@ class Rehearsal:
             "actions/upload-artifact@": lambda job, settings: f"{settings.get('path')} stays in the workspace",
         }
 
+    def check_out(self, job: Job, settings: dict[str, str]) -> str:
+        """actions/checkout: the workspace already is the checkout, if GitHub would let the job read it."""
+        require(job.permissions, "contents", "read", job.job_id, "actions/checkout cannot read the repository")
+        return "the workspace is the checkout"
+
     def assume_role(self, job: Job, settings: dict[str, str]) -> str:
-        """configure-aws-credentials: the job's OIDC token exchanged for the role's session. moto checks no
-        trust policy, so the subject is checked against the role's here, as STS would."""
+        """configure-aws-credentials: the job's OIDC token exchanged for the role's session. GitHub issues
+        the token only to a job granted `id-token: write`; moto checks no trust policy, so the subject is
+        checked against the role's here, as STS would."""
         role_arn, region = settings.get("role-to-assume", ""), settings.get("aws-region", "")
         if not role_arn or not region:
             raise StageFailed(f"{job.job_id}: role-to-assume {role_arn!r} / aws-region {region!r} is empty")
+        require(job.permissions, "id-token", "write", job.job_id, f"GitHub gives it no OIDC token to assume {role_arn}")
         subject = oidc_subject(REPOSITORY_SUBJECT, job.environment)
         role = self.client("iam").get_role(RoleName=role_arn.rsplit("/", 1)[1])["Role"]
         trusted = [
@@ -500,7 +508,7 @@ def play(rehearsal: Rehearsal, report: Callable[[Outcome], None]) -> list[Outcom
             try:
                 detail, log = rehearsal.run_stage(method)
                 outcome = Outcome(stage, "ok", detail, log)
-            except StageFailed as error:
+            except (StageFailed, MissingGrant) as error:
                 outcome = Outcome(stage, "FAILED", str(error).splitlines()[0], str(error))
                 failed = True
             except Exception as error:  # a bug or an AWS error: the traceback says where

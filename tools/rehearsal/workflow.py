@@ -12,6 +12,7 @@ from pathlib import Path
 from rehearsal.conditions import JobStatus, evaluate_condition
 from rehearsal.job import Job, declared_inputs, input_context, triggers_of
 from rehearsal.steps import evaluate, workflow_data
+from rehearsal.token_permissions import Grants, effective
 
 # Builds the Job for (workflow file, job id, inputs); the rehearsal supplies runner env, vars, substitutes.
 JobFactory = Callable[[str, str, Mapping[str, str]], Job]
@@ -79,9 +80,11 @@ def play_workflow(
     inputs: Mapping[str, str] | None = None,
     context: Mapping[str, str] | None = None,
     skipped: Mapping[str, str] | None = None,
+    caller_grants: Grants | None = None,
 ) -> WorkflowRun:
     """Run `workflow`'s jobs. `skipped` maps job ids the rehearsal does not play to the reason (they count as
-    succeeded, with no outputs); `context` carries vars.* and github.* for job conditions and `with:`."""
+    succeeded, with no outputs); `context` carries vars.* and github.* for job conditions and `with:`;
+    `caller_grants` is what the job calling this workflow was granted (None for a workflow an event started)."""
     data = workflow_data(workflow)
     scope = {**(context or {}), **input_context(declared_inputs(data), inputs or {})}
     results: dict[str, JobResult] = {}
@@ -99,13 +102,15 @@ def play_workflow(
         elif "uses" in job:
             called = str(Path(workflow).with_name(job["uses"].rsplit("/", 1)[1]))  # beside the caller
             called_inputs = {key: evaluate(value, scope) for key, value in (job.get("with") or {}).items()}
-            run = play_workflow(called, make_job, called_inputs, context, skipped)
+            granted = effective(job, data, caller_grants)
+            run = play_workflow(called, make_job, called_inputs, context, skipped, granted)
             results[job_id] = JobResult(
                 job_id, "success" if run.succeeded else "failure", run.outputs, run.jobs(), note=f"calls {called}"
             )
         else:
             given = {key.removeprefix("inputs."): value for key, value in scope.items() if key.startswith("inputs.")}
             played = make_job(workflow, job_id, given)
+            played.caller_grants = caller_grants
             played.context.update({key: value for key, value in scope.items() if key.startswith(("needs.", "github."))})
             succeeded = played.run()
             results[job_id] = JobResult(job_id, "success" if succeeded else "failure", played.outputs(), [played])

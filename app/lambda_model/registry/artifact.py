@@ -138,15 +138,22 @@ def export(source: Path, destination: Path) -> dict[str, Any]:
     The copy is made and verified in a scratch folder beside `destination`, then renamed into place:
     a failed export leaves the old one whole. A destination that is, or contains, the source is
     refused (replacing it would delete the very model being copied), and so is a destination that is
-    a file or a folder of something other than a model.
+    a file, a folder of something other than a model, or a model folder that holds other files too.
     """
     source, destination = source.resolve(), destination.resolve()
     if source.is_relative_to(destination):
         raise ArtifactError(f"cannot export {source} to {destination}: the destination holds the model itself")
     if destination.exists() and not destination.is_dir():
         raise ArtifactError(f"cannot export to {destination}: it is a file, not a folder")
-    if destination.is_dir() and any(destination.iterdir()) and not (destination / METADATA_FILE).is_file():
-        raise ArtifactError(f"cannot export to {destination}: it is not empty and holds no model to replace")
+    if destination.is_dir() and any(destination.iterdir()):
+        if not (destination / METADATA_FILE).is_file():
+            raise ArtifactError(f"cannot export to {destination}: it is not empty and holds no model to replace")
+        others = sorted(path.name for path in destination.iterdir() if path.name not in ARTIFACT_FILES)
+        if others:
+            # Replacing the folder would delete them with the old model.
+            raise ArtifactError(
+                f"cannot export to {destination}: besides a model it holds {', '.join(others)}; move them out first"
+            )
     destination.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{destination.name}-export-", dir=destination.parent))
     try:
