@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.servers import REPO_ROOT
 from tests.workflows.conftest import ACTIONS_DIR, WORKFLOWS_DIR, Document, actions, steps_of, workflows
 
 PINNED_USES = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
@@ -194,6 +195,16 @@ def test_pull_requests_and_drift_plan_through_the_same_reusable_workflow(
         assert all_workflows[name].jobs["plan"]["uses"] == f"{LOCAL_USES}.github/workflows/_plan.yml", name
     assert all_workflows["pull-request.yml"].jobs["checks"]["uses"].endswith("/_checks.yml")
     assert all_workflows["deploy.yml"].jobs["checks"]["uses"].endswith("/_checks.yml")
+
+
+def test_the_checks_run_every_make_target_that_ci_runs(all_workflows: dict[str, Document]) -> None:
+    """What .ci/run runs, each pull request and deploy runs too: the rehearsal included."""
+    ci_targets = re.findall(r"^make (\w+)", (REPO_ROOT / ".ci" / "run").read_text(), re.MULTILINE)
+    checks = all_workflows["_checks.yml"].jobs
+    run = [step.get("run", "") for job in checks.values() for step in job["steps"]]
+    assert {"test", "rehearse"} <= set(ci_targets)
+    for target in [*ci_targets, "lint"]:
+        assert f"make {target}" in run, f"_checks.yml runs no `make {target}` step"
 
 
 # ------------------------------------------------------------------------------------------ job order
