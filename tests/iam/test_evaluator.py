@@ -145,3 +145,93 @@ def test_boundary_caps_the_identity_policy() -> None:
     boundary = policy(allow("s3:GetObject", "arn:aws:s3:::b/models/*"))
     assert evaluate(Request("s3:GetObject", "arn:aws:s3:::b/models/current"), admin, boundary) is Decision.ALLOWED
     assert evaluate(Request("iam:CreateRole", "arn:aws:iam::1:role/x"), admin, boundary) is Decision.IMPLICIT_DENY
+
+
+# ------------------------------------------------------------- cases the AWS docs decide (IAM User Guide)
+
+
+def decide(condition: dict, context: dict, resource: str = "x") -> Decision:
+    return evaluate(Request("s3:GetObject", resource, context), [policy(allow("s3:GetObject", Condition=condition))])
+
+
+SOURCE = "aws:SourceArn"
+
+
+@pytest.mark.parametrize("operator", ["ArnEquals", "ArnLike"])
+def test_arn_operators_match_part_by_part_with_wildcards(operator: str) -> None:
+    # "ArnEquals, ArnLike: Case-sensitive matching of the ARN. Each of the six colon-delimited components
+    # of the ARN is checked separately and each can include multi-character match wildcards (*) or
+    # single-character match wildcards (?)."
+    rule = {operator: {SOURCE: "arn:aws:sns:*:123456789012:topic-?"}}
+    assert decide(rule, {SOURCE: "arn:aws:sns:eu-central-1:123456789012:topic-a"}) is Decision.ALLOWED
+    # A wildcard in one part cannot take in the next part's colon.
+    assert decide(rule, {SOURCE: "arn:aws:sns:eu:central:123456789012:topic-a"}) is Decision.IMPLICIT_DENY
+    spanning = {operator: {SOURCE: "arn:aws:*:123456789012:topic"}}
+    assert decide(spanning, {SOURCE: "arn:aws:sns:eu-central-1:123456789012:topic"}) is Decision.IMPLICIT_DENY
+    # The resource part may itself hold colons (function:name:alias).
+    function = {operator: {SOURCE: "arn:aws:lambda:*:123456789012:function:model*"}}
+    assert decide(function, {SOURCE: "arn:aws:lambda:r:123456789012:function:model:live"}) is Decision.ALLOWED
+
+
+def test_arn_not_equals_is_the_negation_of_the_wildcard_match() -> None:
+    rule = {"ArnNotEquals": {SOURCE: "arn:aws:sns:*:123456789012:*"}}
+    assert decide(rule, {SOURCE: "arn:aws:sns:r:123456789012:t"}) is Decision.IMPLICIT_DENY
+    assert decide(rule, {SOURCE: "arn:aws:sns:r:999999999999:t"}) is Decision.ALLOWED
+
+
+@pytest.mark.parametrize("operator", ["NotIpAddress", "NumericNotEquals", "DateGreaterThan", "ForAllValues:IpAddress"])
+def test_an_unimplemented_operator_is_refused_even_when_the_key_is_absent(operator: str) -> None:
+    with pytest.raises(UnsupportedCondition):
+        decide({operator: {"k": "1"}}, {})
+
+
+def test_for_all_values_holds_for_an_absent_key_and_for_any_value_does_not() -> None:
+    # "ForAllValues ... returns true if there are no keys in the request, or if the key values resolve
+    # to a null data set"; ForAnyValue needs at least one value that matches.
+    tags = "aws:TagKeys"
+    all_values = {"ForAllValues:StringEquals": {tags: ["Project", "Environment"]}}
+    assert decide(all_values, {}) is Decision.ALLOWED
+    assert decide(all_values, {tags: ["Project"]}) is Decision.ALLOWED
+    assert decide(all_values, {tags: ["Project", "Owner"]}) is Decision.IMPLICIT_DENY
+    any_value = {"ForAnyValue:StringEquals": {tags: ["Project"]}}
+    assert decide(any_value, {}) is Decision.IMPLICIT_DENY
+    assert decide(any_value, {tags: ["Owner", "Project"]}) is Decision.ALLOWED
+    none_of = {"ForAllValues:StringNotLike": {tags: ["aws:*"]}}
+    assert decide(none_of, {tags: ["Project"]}) is Decision.ALLOWED
+    assert decide(none_of, {tags: ["Project", "aws:cloudformation:stack"]}) is Decision.IMPLICIT_DENY
+
+
+def test_policy_variables_are_filled_from_the_request() -> None:
+    # The User Guide's home-folder example: Resource arn:aws:s3:::bucket/home/${aws:username}/*.
+    home = policy(allow("s3:GetObject", "arn:aws:s3:::bucket/home/${aws:username}/*"))
+    alice = {"aws:username": "alice"}
+
+    def get(key: str, context: dict) -> Decision:
+        return evaluate(Request("s3:GetObject", f"arn:aws:s3:::bucket/{key}", context), [home])
+
+    assert get("home/alice/notes", alice) is Decision.ALLOWED
+    assert get("home/bob/notes", alice) is Decision.IMPLICIT_DENY
+    assert get("home/${aws:username}/notes", alice) is Decision.IMPLICIT_DENY  # not matched as literal text
+    assert get("home/alice/notes", {}) is Decision.IMPLICIT_DENY  # an absent key matches nothing
+    # A value is text, not a pattern: a user named "*" owns only the folder "*".
+    assert get("home/bob/notes", {"aws:username": "*"}) is Decision.IMPLICIT_DENY
+    assert get("home/*/notes", {"aws:username": "*"}) is Decision.ALLOWED
+    owner = {"StringEquals": {"aws:ResourceTag/Owner": "${aws:username}"}}
+    assert decide(owner, {"aws:ResourceTag/Owner": "alice", **alice}) is Decision.ALLOWED
+    assert decide(owner, {"aws:ResourceTag/Owner": "bob", **alice}) is Decision.IMPLICIT_DENY
+
+
+def test_special_characters_are_literal_in_patterns() -> None:
+    # ${*}, ${?}, ${$} stand for the characters themselves.
+    literal = policy(allow("s3:GetObject", "arn:aws:s3:::bucket/${*}/x"))
+    assert evaluate(Request("s3:GetObject", "arn:aws:s3:::bucket/*/x"), [literal]) is Decision.ALLOWED
+    assert evaluate(Request("s3:GetObject", "arn:aws:s3:::bucket/a/x"), [literal]) is Decision.IMPLICIT_DENY
+    assert decide({"StringEquals": {"k": "cost${$}"}}, {"k": "cost$"}) is Decision.ALLOWED
+
+
+def test_a_deny_in_the_boundary_is_an_explicit_deny() -> None:
+    boundary = policy(allow("*"), {"Effect": "Deny", "Action": "iam:*", "Resource": "*"})
+    only_s3 = [policy(allow("s3:*"))]
+    # The identity policy only implicitly denies iam:CreateRole; the boundary's Deny makes it explicit.
+    assert evaluate(Request("iam:CreateRole", "arn:aws:iam::1:role/x"), only_s3, boundary) is Decision.EXPLICIT_DENY
+    assert evaluate(Request("s3:GetObject", "arn:aws:s3:::b/k"), only_s3, boundary) is Decision.ALLOWED

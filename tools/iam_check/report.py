@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from iam_check.evaluator import Decision, Policy, Request, evaluate, matches, statement_applies, statements
+from iam_check.evaluator import Decision, Policy, Request, as_list, evaluate, matches, statement_applies, statements
 
 # (statement Sid, action pattern as written).
 Grant = tuple[str, str]
@@ -38,7 +38,7 @@ def grants(policy: Policy) -> list[Grant]:
             (statement.get("Sid", ""), action)
             for statement in statements([policy])
             if statement.get("Effect") == "Allow"
-            for action in _as_list(statement.get("Action"))
+            for action in as_list(statement.get("Action"))
         }
     )
 
@@ -53,7 +53,7 @@ def unused_grants(policy: Policy, requests: Sequence[Request]) -> list[Grant]:
                 sid = statement.get("Sid", "")
                 used |= {
                     (sid, a)
-                    for a in _as_list(statement.get("Action"))
+                    for a in as_list(statement.get("Action"))
                     if matches(a, request.action, case_sensitive=False)
                 }
     return [grant for grant in grants(policy) if grant not in used]
@@ -83,12 +83,6 @@ def stale_reasons(reasons: Mapping[Grant, str], policies: Mapping[str, Policy], 
     return sorted(
         (grant, "not granted" if grant not in granted else "used") for grant in reasons if grant not in explained
     )
-
-
-def _as_list(value: object) -> list:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]
 
 
 def table(reports: Iterable[RoleReport]) -> str:
