@@ -64,12 +64,29 @@ def cold(spec: str, events_file: str, modules: str = "") -> dict:
     }
 
 
+class CountingStream:
+    """Standard error, counting the bytes written to it: a handler's log lines are what CloudWatch ingests."""
+
+    def __init__(self, stream) -> None:
+        self.stream, self.written = stream, 0
+
+    def write(self, text: str) -> int:
+        self.written += len(text.encode("utf-8"))
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 def warm(spec: str, events_file: str, warm_up: int) -> dict:
+    # Before the import: a handler that configures logging takes the stream it finds then.
+    sys.stderr = log = CountingStream(sys.stderr)
     handler = load_handler(spec)
     with open(events_file) as stream:
         events = json.load(stream)
     for event in events[:warm_up]:
         handler(event, None)
+    logged_before = log.written
     latencies_ns, labels, statuses = [], [], set()
     clock = time.perf_counter_ns
     for event in events[warm_up:]:
@@ -82,6 +99,7 @@ def warm(spec: str, events_file: str, warm_up: int) -> dict:
         "statuses": sorted(statuses),
         "latencies_ns": latencies_ns,
         "labels": labels,
+        "log_bytes": log.written - logged_before,
         "peak_rss_kib": peak_rss_kib(),
     }
 

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import cost
+
 BASELINE, IMAGE, S3, FLOOR = "baseline", "ours_image", "ours_s3", "floor"
 TITLES = {
     BASELINE: "baseline (seed-style)",
@@ -194,6 +196,10 @@ def render(
         targets_table(targets),
         "",
         f"Both sides named the same class for {raw['label_agreement']:.1%} of the warm requests.",
+        "",
+        f"What a million single-record predictions cost ({TITLES[IMAGE]}, warm):",
+        "",
+        cost.cost_table(raw, IMAGE),
     ]
     if notes:
         lines += ["", *(f"- {note}" for note in notes)]

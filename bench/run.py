@@ -187,7 +187,10 @@ def collect_raw(cold: dict[str, list[measure.Run]], warm: dict[str, list[dict]],
             if name != report.FLOOR
         },
         "warm_rounds": {
-            name: [{"latencies_s": [ns / 1e9 for ns in round_["latencies_ns"]]} for round_ in rounds]
+            name: [
+                {"latencies_s": [ns / 1e9 for ns in round_["latencies_ns"]], "log_bytes": round_["log_bytes"]}
+                for round_ in rounds
+            ]
             for name, rounds in warm.items()
         },
         "peak_rss_kib": peak_rss,
