@@ -130,6 +130,17 @@ def test_a_content_length_that_is_not_one_byte_count_is_a_json_400_and_closes_th
     assert json.loads(body)["error"]["code"] == "invalid_request"
 
 
+def test_a_body_framed_both_chunked_and_by_length_is_refused(local_api):
+    smuggled = b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+    head, body = exchange(local_api, b"POST /predict HTTP/1.1\r\nHost: x\r\n" + smuggled)
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"Connection: close" in head
+    assert json.loads(body)["error"] == {
+        "code": "invalid_request",
+        "message": "the request has both a Transfer-Encoding and a Content-Length header",
+    }
+
+
 def test_options_is_a_method_error_not_a_crash(local_api):
     assert requests.options(f"{local_api}/predict", timeout=10).status_code == 405
 

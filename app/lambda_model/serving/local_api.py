@@ -110,9 +110,13 @@ class ProxyHandler(BaseHTTPRequestHandler):
 
     def _declared_length(self) -> int | None:
         """The Content-Length of a body not sent chunked, checked before any of the body is read."""
-        if self.headers.get("Transfer-Encoding", "identity").lower() != "identity":
-            return None
         values = self.headers.get_all("Content-Length") or []
+        if self.headers.get("Transfer-Encoding", "identity").lower() != "identity":
+            if values:  # RFC 9112 6.1: two framings for one body, the classic request smuggling vector
+                raise RequestError(
+                    400, "invalid_request", "the request has both a Transfer-Encoding and a Content-Length header"
+                )
+            return None
         if len(values) > 1:  # RFC 9112 6.3: the body's framing is ambiguous, a request smuggling vector
             raise RequestError(400, "invalid_request", "the request has more than one Content-Length header")
         if not values:
