@@ -11,13 +11,14 @@ locals {
         Resource = ["${local.model_bucket_arn}/${local.model_prefix}/*"]
       },
       {
+        # Unconditioned on purpose: S3 answers a GetObject of a missing key with 404 only when the caller may
+        # ListBucket, and that check carries no s3:prefix. With an s3:prefix condition a function started
+        # before the first promotion reads 403 ("forbidden") where the store means "no model yet". The
+        # bucket holds only training data and models; listing reveals key names, no contents.
         Sid      = "ListModels"
         Effect   = "Allow"
         Action   = ["s3:ListBucket"]
         Resource = [local.model_bucket_arn]
-        Condition = {
-          StringLike = { "s3:prefix" = [local.model_prefix, "${local.model_prefix}/*"] }
-        }
       },
       {
         Sid      = "WriteOwnLogs"

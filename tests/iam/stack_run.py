@@ -17,7 +17,7 @@ from rehearsal.terraform import provider_override, s3_backend_override
 from tests.iam.conftest import ACCOUNT, REGION, STACK
 from tests.support.servers import aws_env
 from tests.terraform.conftest import Terraform, copy_terraform
-from tests.terraform.test_moto_apply import FIRST_DEPLOY_TARGETS, client, push_fake_image
+from tests.terraform.test_moto_apply import FIRST_DEPLOY_TARGETS, client, policy_document, push_fake_image
 
 # The bootstrap's names for this stack (terraform/bootstrap/locals.tf): the roles are scoped to them.
 NAME_PREFIX, ENVIRONMENT = STACK.rsplit("-", 1)
@@ -29,6 +29,8 @@ STATE_KEY = f"{NAME_PREFIX}/{ENVIRONMENT}/terraform.tfstate"
 class StackCalls:
     deploy: list[RecordedCall]
     plan: list[RecordedCall]
+    # The function role's inline policy as the apply wrote it (terraform/iam.tf), to judge serving with.
+    function_policy: dict
 
 
 def record_stack(terraform: Terraform, endpoint: str, recorder: Recorder, workdir: Path) -> StackCalls:
@@ -70,6 +72,7 @@ def record_stack(terraform: Terraform, endpoint: str, recorder: Recorder, workdi
     run(*apply, extra={"TF_VAR_image_uri": image_uri})
     run("output", "-json")
     deploy += recorder.stop()
+    function_policy = function_role_policy(client(endpoint, "iam"))
 
     # The plan job initialises its own checkout; 2 is "changes" (moto reports drift in two function blocks).
     recorder.start()
@@ -80,4 +83,9 @@ def record_stack(terraform: Terraform, endpoint: str, recorder: Recorder, workdi
     recorder.start()
     run("destroy", "-input=false", "-auto-approve", "-no-color", "-lock-timeout=10m")
     deploy += recorder.stop()
-    return StackCalls(deploy=deploy, plan=plan)
+    return StackCalls(deploy=deploy, plan=plan, function_policy=function_policy)
+
+
+def function_role_policy(iam) -> dict:
+    """The inline policy of the function role (read outside any recording: no role makes this call)."""
+    return policy_document(iam.get_role_policy(RoleName=f"{STACK}-function", PolicyName="runtime")["PolicyDocument"])

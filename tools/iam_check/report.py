@@ -60,10 +60,22 @@ def unused_grants(policy: Policy, requests: Sequence[Request]) -> list[Grant]:
 
 
 def check_role(
-    role: str, calls: int, requests: Sequence[Request], policy: Policy, reasons: Mapping[Grant, str]
+    role: str,
+    calls: int,
+    requests: Sequence[Request],
+    policy: Policy,
+    reasons: Mapping[Grant, str],
+    inline: Policy | None = None,
 ) -> RoleReport:
-    """`reasons`: (Sid, action) → why it is granted though no recorded call needs it (e.g. docker push)."""
-    denied = tuple(r for r in requests if evaluate(r, [policy]) is not Decision.ALLOWED)
+    """`reasons`: (Sid, action) → why it is granted though no recorded call needs it (e.g. docker push).
+
+    With `inline`, `policy` is the role's permissions boundary and `inline` its own policy: a request must
+    pass both, as AWS evaluates them; unused grants are the boundary's (the most the role may ever do)."""
+    denied = tuple(
+        r
+        for r in requests
+        if (evaluate(r, [policy]) if inline is None else evaluate(r, [inline], boundary=policy)) is not Decision.ALLOWED
+    )
     unused = unused_grants(policy, requests)
     return RoleReport(
         role,
