@@ -60,7 +60,7 @@ def test_anything_else_is_refused_not_guessed(condition):
         evaluate_condition(condition, {"a": "b"}, OK)
 
 
-def test_every_condition_in_the_workflows_is_understood():
+def test_every_condition_in_the_workflows_can_be_read():
     """A new `if:` the evaluator cannot read fails here, not halfway through a rehearsal."""
     documents = [*workflows().values(), *actions().values()]
     conditions = [step["if"] for document in documents for _, step in steps_of(document) if "if" in step]
@@ -99,10 +99,11 @@ def test_expressions_give_values(expression, context, value):
     assert evaluate_expression(expression, context) == value
 
 
-def test_every_expression_in_the_workflows_is_understood():
+def test_every_expression_in_the_workflows_can_be_read():
     """with:, env: and the rest: a `${{ }}` the evaluator cannot read fails here."""
-    documents = [*workflows().values(), *actions().values()]
-    expressions = [match.group(1) for document in documents for match in EXPRESSION.finditer(document.text)]
-    assert len(expressions) > 50
-    for expression in expressions:
-        evaluate_expression(expression, {})
+    for document in [*workflows().values(), *actions().values()]:
+        expressions = [match.group(1) for match in EXPRESSION.finditer(document.text)]
+        # Found by the rehearsal's own pattern, so every `${{` it would meet is checked, none skipped.
+        assert len(expressions) == document.text.count("${{"), document.name
+        for expression in expressions:
+            evaluate_expression(expression, {})

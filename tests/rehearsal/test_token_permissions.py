@@ -83,4 +83,5 @@ def test_the_release_job_loses_its_oidc_token_when_the_caller_does_not_grant_it(
     deploy = copy.deepcopy(workflow_data("deploy.yml"))
     del deploy["jobs"]["release"]["permissions"]["id-token"]
     release = [grants for called, _, grants in jobs_granted("deploy.yml", deploy) if called == "_release.yml"]
-    assert release and all(grants["id-token"] == "none" for grants in release)
+    assert release
+    assert all(grants["id-token"] == "none" for grants in release)

@@ -30,8 +30,16 @@ def test_lock_file_committed(root: str) -> None:
     assert re.search(r'version\s+=\s+"5\.\d+\.\d+"', lock)
 
 
-def test_modules_found() -> None:
-    assert "private-bucket" in MODULES
+def test_every_local_module_a_root_calls_is_validated_and_tested() -> None:
+    """MODULES parametrizes validate and `terraform test`: a called module missing from it would go unchecked."""
+    called = {
+        name
+        for root in ROOTS.values()
+        for path in root.glob("*.tf")
+        for name in re.findall(r'^\s*source\s*=\s*"\.\.?/modules/([\w-]+)"', path.read_text(), re.MULTILINE)
+    }
+    assert called, "no root calls a local module: the source pattern no longer matches"
+    assert called == set(MODULES), f"called {sorted(called)}, found {sorted(MODULES)}"
 
 
 @pytest.mark.parametrize("config", sorted({**ROOTS, **MODULES}))

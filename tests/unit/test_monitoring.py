@@ -189,7 +189,8 @@ def test_a_single_record_line_is_valid_emf_with_every_metric(fresh_container, ca
     assert document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "lambda-model-test"
     assert document["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["ModelVersion"]]
     assert document["ModelVersion"] == model.version
-    assert document["Confidence"] == [0.9997]
+    answered = json.loads(fresh_container.handler({"body": SEED})["body"])["prediction"]
+    assert document["Confidence"] == [answered["probability"]]
     assert (document["Class_setosa"], document["Class_versicolor"], document["Class_virginica"]) == ([0], [0], [1])
     assert document["ColdStart"] == [1]
     assert document["LowConfidence"] == [0]

@@ -62,9 +62,16 @@ def test_parity_rows_blank_each_column_in_turn():
 def test_check_parity_measures_the_difference(model_dir):
     import joblib
 
+    from lambda_model.training.data import load_dataset
+
     pipeline = joblib.load(model_dir / "model.joblib")
-    difference = check_parity(pipeline, (model_dir / "model.onnx").read_bytes(), parity_rows(np.ones((3, 4))))
-    assert 0 <= difference <= conversion.PARITY_TOLERANCE
+    iris = load_dataset(None)
+    rows = parity_rows(iris.features)
+    assert check_parity(pipeline, (model_dir / "model.onnx").read_bytes(), rows) <= conversion.PARITY_TOLERANCE
+    # Another model's graph answers other probabilities: the difference is measured, not assumed.
+    other = build_pipeline({"n_estimators": 2}).fit(iris.features, iris.labels)
+    with pytest.raises(ParityError, match=r"differ by up to 0\.[1-9]"):
+        check_parity(pipeline, conversion.to_onnx_bytes(other, 4), rows)
 
 
 def test_parameters_are_typed_and_checked():
