@@ -75,8 +75,8 @@ run "function_and_alias" {
     error_message = "The function logs JSON into its own managed log group."
   }
   assert {
-    condition     = length(aws_lambda_function.this.environment) == 0
-    error_message = "Without model_uri the function keeps the image's MODEL_URI (the baked-in model)."
+    condition     = aws_lambda_function.this.environment[0].variables == tomap({ METRICS_NAMESPACE = "lambda-model-prod" })
+    error_message = "Without model_uri the function keeps the image's MODEL_URI (the baked-in model); its metrics namespace is the stack's name."
   }
   assert {
     condition     = aws_lambda_alias.live.name == "live" && aws_lambda_alias.live.function_version == "1"
@@ -236,8 +236,8 @@ run "alarms" {
   }
 
   assert {
-    condition     = toset(keys(aws_cloudwatch_metric_alarm.this)) == toset(["api-5xx", "function-errors", "function-throttles", "api-p99-latency"])
-    error_message = "Alarms cover API 5xx, function errors, throttles and p99 latency."
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.this)) == toset(["api-5xx", "function-errors", "function-throttles", "api-p99-latency", "emf-validation-errors", "emf-parsing-errors"])
+    error_message = "Alarms cover API 5xx, function errors, throttles, p99 latency and lost EMF metrics."
   }
   assert {
     condition = (
@@ -268,8 +268,11 @@ run "alarms" {
     error_message = "Canary alarms measure each version behind the live alias (ExecutedVersion), not the alias as a whole."
   }
   assert {
-    condition     = toset(output.canary_alarm_names) == toset(["lambda-model-prod-canary-errors", "lambda-model-prod-canary-duration", "lambda-model-prod-function-throttles", "lambda-model-prod-api-5xx"])
-    error_message = "The release watches the per-version alarms plus alias throttles and API 5xx."
+    condition = toset(output.canary_alarm_names) == toset([
+      "lambda-model-prod-canary-errors", "lambda-model-prod-canary-duration", "lambda-model-prod-function-throttles",
+      "lambda-model-prod-api-5xx", "lambda-model-prod-emf-validation-errors", "lambda-model-prod-emf-parsing-errors",
+    ])
+    error_message = "The release watches the per-version alarms plus alias throttles, API 5xx and lost EMF metrics."
   }
 }
 
@@ -297,8 +300,10 @@ run "api_key_enabled" {
     error_message = "The key is created, attached to the plan and its ID is an output."
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables.MODEL_URI == "s3://lambda-model-prod-models-123456789012/models"
-    error_message = "model_uri overrides MODEL_URI."
+    condition = aws_lambda_function.this.environment[0].variables == tomap({
+      MODEL_URI = "s3://lambda-model-prod-models-123456789012/models", METRICS_NAMESPACE = "lambda-model-prod"
+    })
+    error_message = "model_uri overrides MODEL_URI, next to the metrics namespace."
   }
 }
 
@@ -315,10 +320,11 @@ run "rejects_invalid_variables" {
     throttle_burst_limit = 0
     alarm_actions        = ["not-an-arn"]
     architecture         = "sparc"
+    log_level            = "WARN"
   }
 
   expect_failures = [
     var.name_prefix, var.environment, var.image_uri, var.memory_size, var.timeout, var.log_retention_days,
-    var.throttle_burst_limit, var.alarm_actions, var.architecture,
+    var.throttle_burst_limit, var.alarm_actions, var.architecture, var.log_level,
   ]
 }
