@@ -92,7 +92,17 @@ def aws_requests(calls: list[RecordedCall]) -> list[Request]:
 
 FUNCTION = STACK  # terraform/locals.tf: the function is named after the stack
 # The alarms `terraform output canary_alarm_names` lists, which the release passes as --alarm.
-CANARY_ALARMS = [f"{STACK}-{kind}" for kind in ("canary-errors", "canary-duration", "function-throttles", "api-5xx")]
+CANARY_ALARMS = [
+    f"{STACK}-{kind}"
+    for kind in (
+        "canary-errors",
+        "canary-duration",
+        "function-throttles",
+        "api-5xx",
+        "emf-validation-errors",
+        "emf-parsing-errors",
+    )
+]
 
 
 @contextlib.contextmanager
