@@ -291,6 +291,8 @@ def test_the_scenarios_made_the_calls_they_are_meant_to_check(reports: list[Role
         "apigateway:GET",
         "logs:DescribeLogGroups",
         "iam:GetRole",
+        "cloudwatch:GetDashboard",
+        "logs:DescribeQueryDefinitions",
     } <= plan.actions
     assert not {a for a in plan.actions if a.split(":")[1].startswith(("Create", "Put", "Delete"))} - {
         "s3:PutObject",
@@ -305,6 +307,10 @@ def test_the_scenarios_made_the_calls_they_are_meant_to_check(reports: list[Role
         "lambda:CreateFunction",
         "s3:DeleteObjectVersion",
         "ecr:DeleteRepository",
+        "cloudwatch:PutDashboard",
+        "cloudwatch:DeleteDashboards",
+        "logs:PutQueryDefinition",
+        "logs:DeleteQueryDefinition",
     } <= deploy.actions
     assert {
         "s3:PutObject",
