@@ -191,4 +191,12 @@ resource "aws_cloudwatch_metric_alarm" "model" {
     return_data = true
     expression  = "SELECT AVG(${each.value.metric}) ${local.per_model_version} ORDER BY AVG() DESC LIMIT 1"
   }
+
+  lifecycle {
+    # Without this, a renamed metric would leave an alarm watching nothing, never firing.
+    precondition {
+      condition     = contains(local.handler_metrics.per_record, each.value.metric)
+      error_message = "${each.value.metric} is not a per-record metric of the handler (handler_metrics.json)."
+    }
+  }
 }

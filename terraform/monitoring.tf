@@ -39,7 +39,7 @@ locals {
   alias_dimension_pairs = flatten([for name, value in local.alias_dimensions : [name, value]])
   # Metrics Insights SCHEMA and SEARCH both need the namespace quoted: the stack's name holds hyphens.
   handler_schema = "{\"${local.metrics_namespace}\",${local.handler_metrics.dimension}}"
-  confidence     = one([for name in local.handler_metrics.per_record : name if name == "Confidence"])
+  confidence     = "Confidence"
 
   # Rows of widgets on the 24-column grid, each row [title, height, [widget properties]]; x and y follow.
   rows = [
@@ -173,6 +173,13 @@ resource "aws_cloudwatch_dashboard" "this" {
   dashboard_name = local.name
   # jsonencode normalises the body, so the plan shows no change for formatting alone.
   dashboard_body = jsonencode({ widgets = local.dashboard_widgets })
+
+  lifecycle {
+    precondition {
+      condition     = contains(local.handler_metrics.per_record, local.confidence)
+      error_message = "The dashboard counts records by ${local.confidence}, which handler_metrics.json no longer lists."
+    }
+  }
 }
 
 resource "aws_cloudwatch_query_definition" "this" {
