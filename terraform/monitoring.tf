@@ -41,9 +41,10 @@ locals {
   handler_schema = "{\"${local.metrics_namespace}\",${local.handler_metrics.dimension}}"
   confidence     = "Confidence"
 
-  # Rows of widgets on the 24-column grid, each row [title, height, [widget properties]]; x and y follow.
+  # Rows of widgets on the 24-column grid, each under a one-high title; the widgets of a row share its
+  # width equally, so x, y, width and height follow from the order.
   rows = [
-    ["Service", 6, [
+    { title = "Service", widgets = [
       {
         type = "metric", properties = merge(local.graph, {
           title   = "API requests and errors", stat = "Sum"
@@ -69,8 +70,8 @@ locals {
           )
         }
       },
-    ]],
-    ["Function versions", 6, concat([
+    ] },
+    { title = "Function versions", widgets = concat([
       for metric in [
         { title = "Invocations by version", queries = { invocations = "SUM(Invocations)" } },
         { title = "Errors by version", queries = { errors = "SUM(Errors)" } },
@@ -92,8 +93,8 @@ locals {
             concat(["AWS/Lambda", line[0]], local.alias_dimension_pairs, [{ stat = line[1] }])
           ]
         })
-    }])],
-    ["Model", 6, [
+    }]) },
+    { title = "Model", widgets = [
       {
         type = "metric", properties = merge(local.graph, {
           title   = "Scored records by model version"
@@ -128,19 +129,21 @@ locals {
           }]]
         })
       },
-    ]],
-    ["Logs", 6, [
+    ] },
+    { title = "Logs", widgets = [
       for query in local.log_queries : {
         type = "log", properties = {
           title = query.title, region = var.aws_region, view = "table"
           query = "SOURCE '${aws_cloudwatch_log_group.this["function"].name}' | ${query.query}"
         }
       }
-    ]],
+    ] },
   ]
+  # The console of the partition the stack is in (dashboard_url).
+  console_host = lookup({ aws-cn = "console.amazonaws.cn", aws-us-gov = "console.amazonaws-us-gov.com" }, local.partition, "console.aws.amazon.com")
+
   header_height = 2
-  # y of each row: the header, then the heights (and a 1-high title) of the rows before it.
-  row_tops = [for index, row in local.rows : local.header_height + sum(concat([0], [for before in slice(local.rows, 0, index) : before[1] + 1]))]
+  widget_height = 6
 
   dashboard_widgets = concat(
     [{
@@ -155,14 +158,14 @@ locals {
     flatten([
       for index, row in local.rows : concat(
         [{
-          type       = "text", x = 0, y = local.row_tops[index], width = 24, height = 1
-          properties = { markdown = "## ${row[0]}" }
+          type       = "text", x = 0, y = local.header_height + index * (1 + local.widget_height), width = 24, height = 1
+          properties = { markdown = "## ${row.title}" }
         }],
-        [for position, widget in row[2] : merge(widget, {
-          x      = position * floor(24 / length(row[2]))
-          y      = local.row_tops[index] + 1
-          width  = floor(24 / length(row[2]))
-          height = row[1]
+        [for position, widget in row.widgets : merge(widget, {
+          x      = position * floor(24 / length(row.widgets))
+          y      = local.header_height + index * (1 + local.widget_height) + 1
+          width  = floor(24 / length(row.widgets))
+          height = local.widget_height
         })],
       )
     ]),

@@ -88,7 +88,7 @@ output "dashboard_name" {
 
 output "dashboard_url" {
   description = "Console URL of the dashboard."
-  value       = "https://${var.aws_region}.console.aws.amazon.com/cloudwatch/home?region=${var.aws_region}#dashboards/dashboard/${aws_cloudwatch_dashboard.this.dashboard_name}"
+  value       = "https://${local.console_host}/cloudwatch/home?region=${var.aws_region}#dashboards/dashboard/${aws_cloudwatch_dashboard.this.dashboard_name}"
 }
 
 output "log_query_names" {

@@ -108,6 +108,10 @@ run "dashboard" {
     error_message = "One dashboard, named after the stack."
   }
   assert {
+    condition     = output.dashboard_url == "https://console.aws.amazon.com/cloudwatch/home?region=eu-central-1#dashboards/dashboard/lambda-model-prod"
+    error_message = "dashboard_url opens the dashboard in the console of the stack's partition and region."
+  }
+  assert {
     condition = alltrue([
       for widget in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets :
       widget.x >= 0 && widget.width >= 1 && widget.x + widget.width <= 24 && widget.height >= 1
