@@ -64,7 +64,7 @@ output "model_prefix" {
 }
 
 output "alarm_names" {
-  description = "Names of the CloudWatch alarms, e.g. for a rollout gate."
+  description = "Names of the stack's metric alarms (API, function and EMF errors), e.g. for a rollout gate."
   value       = { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.alarm_name }
 }
 
@@ -72,6 +72,26 @@ output "canary_alarm_names" {
   description = "The alarms the release's canary watches (python -m lambda_release deploy --alarm): any in ALARM rolls it back."
   value = concat(
     [for alarm in aws_cloudwatch_metric_alarm.canary : alarm.alarm_name],
-    [for key in ["function-throttles", "api-5xx"] : aws_cloudwatch_metric_alarm.this[key].alarm_name],
+    [for key in local.canary_stack_alarms : aws_cloudwatch_metric_alarm.this[key].alarm_name],
   )
+}
+
+output "model_alarm_names" {
+  description = "The watch-only model alarms (share of low-confidence, out-of-range and imputed records of the worst model version); not in canary_alarm_names."
+  value       = { for key, alarm in aws_cloudwatch_metric_alarm.model : key => alarm.alarm_name }
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard of the stack (service, model and log rows)."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
+}
+
+output "dashboard_url" {
+  description = "Console URL of the dashboard."
+  value       = "https://${local.console_host}/cloudwatch/home?region=${var.aws_region}#dashboards/dashboard/${aws_cloudwatch_dashboard.this.dashboard_name}"
+}
+
+output "log_query_names" {
+  description = "Names of the saved Logs Insights queries (Logs Insights, Queries), the same the dashboard's log widgets run."
+  value       = { for key, query in aws_cloudwatch_query_definition.this : key => query.name }
 }

@@ -95,13 +95,13 @@ variable "model_uri" {
 }
 
 variable "log_level" {
-  description = "Application log level of the function (Lambda's JSON log format filters on it)."
+  description = "Application log level of the function (Lambda's JSON log format filters on it). At most INFO: each request's INFO line carries its EMF metrics and the fields the Logs Insights queries read."
   type        = string
   default     = "INFO"
 
   validation {
-    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.log_level)
-    error_message = "log_level must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL."
+    condition     = contains(["TRACE", "DEBUG", "INFO"], var.log_level)
+    error_message = "log_level must be TRACE, DEBUG or INFO: at WARN or above Lambda drops the INFO request line, and with it every model metric (EMF) and the request fields of the dashboard's log queries."
   }
 }
 
@@ -207,6 +207,51 @@ variable "alarm_canary_duration_ms" {
   validation {
     condition     = var.alarm_canary_duration_ms > 0 && var.alarm_canary_duration_ms <= 900000
     error_message = "alarm_canary_duration_ms must be between 0 and 900000 (Lambda's 15-minute limit)."
+  }
+}
+
+variable "alarm_low_confidence_rate" {
+  description = "Share of scored records (0-1) below the model's low-confidence cut-off, in the worst model version, that raises the low-confidence alarm; about twice the hold-out rate."
+  type        = number
+  default     = 0.10
+
+  validation {
+    condition     = var.alarm_low_confidence_rate > 0 && var.alarm_low_confidence_rate <= 1
+    error_message = "alarm_low_confidence_rate must be a share greater than 0 and at most 1."
+  }
+}
+
+variable "alarm_out_of_range_rate" {
+  description = "Share of scored records (0-1) with a value outside the training range, in the worst model version, that raises the out-of-range alarm."
+  type        = number
+  default     = 0.05
+
+  validation {
+    condition     = var.alarm_out_of_range_rate > 0 && var.alarm_out_of_range_rate <= 1
+    error_message = "alarm_out_of_range_rate must be a share greater than 0 and at most 1."
+  }
+}
+
+variable "alarm_imputed_rate" {
+  description = "Share of scored records (0-1) with an imputed (missing) value, in the worst model version, that raises the imputed alarm."
+  type        = number
+  default     = 0.05
+
+  validation {
+    condition     = var.alarm_imputed_rate > 0 && var.alarm_imputed_rate <= 1
+    error_message = "alarm_imputed_rate must be a share greater than 0 and at most 1."
+  }
+}
+
+variable "alarm_model_evaluation_periods" {
+  description = "Consecutive breaching periods before a model alarm (low-confidence, out-of-range, imputed) fires; longer than the service alarms' because a few records make a noisy rate."
+  type        = number
+  default     = 3
+
+  validation {
+    # Metrics Insights alarms look back at most 3 hours.
+    condition     = var.alarm_model_evaluation_periods >= 1 && floor(var.alarm_model_evaluation_periods) == var.alarm_model_evaluation_periods && var.alarm_model_evaluation_periods * var.alarm_period_seconds <= 10800
+    error_message = "alarm_model_evaluation_periods must be a whole number from 1 whose periods (times alarm_period_seconds) span at most 3 hours, the look-back of a Metrics Insights alarm."
   }
 }
 

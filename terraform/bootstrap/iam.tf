@@ -86,6 +86,21 @@ locals {
       Action   = ["apigateway:GET"]
       Resource = local.apigateway_arns
     },
+    {
+      # The stack's one dashboard (terraform/monitoring.tf), named after the stack; dashboards are global.
+      Sid      = "ReadDashboard"
+      Effect   = "Allow"
+      Action   = ["cloudwatch:GetDashboard"]
+      Resource = [local.dashboard_arn]
+    },
+    {
+      # Query definitions have no resource-level permissions (Service Authorization Reference): a grant on
+      # the log group they query would not match. Reading them lists saved queries, never log data.
+      Sid      = "ReadQueryDefinitions"
+      Effect   = "Allow"
+      Action   = ["logs:DescribeQueryDefinitions"]
+      Resource = ["*"]
+    },
   ]
 
   # Everything `terraform apply` needs to create, change and destroy the stack, plus the rollout
@@ -276,6 +291,20 @@ locals {
       Effect   = "Allow"
       Action   = ["apigateway:DELETE", "apigateway:PATCH", "apigateway:POST", "apigateway:PUT"]
       Resource = local.apigateway_arns
+    },
+    {
+      Sid      = "ManageDashboard"
+      Effect   = "Allow"
+      Action   = ["cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"]
+      Resource = [local.dashboard_arn]
+    },
+    {
+      # No resource-level permissions (see ReadQueryDefinitions), so any saved query of the account: a saved
+      # query is a query string, and running it needs logs:StartQuery, which no pipeline role has.
+      Sid      = "ManageQueryDefinitions"
+      Effect   = "Allow"
+      Action   = ["logs:PutQueryDefinition", "logs:DeleteQueryDefinition"]
+      Resource = ["*"]
     },
   ]
 

@@ -40,3 +40,8 @@ locals {
   oidc_issuer       = "token.actions.githubusercontent.com"
   oidc_provider_arn = var.create_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : data.aws_iam_openid_connect_provider.github[0].arn
 }
+
+locals {
+  # The stack's dashboard (terraform/monitoring.tf names it after the stack); dashboard ARNs have no region.
+  dashboard_arn = "arn:${local.partition}:cloudwatch::${local.account_id}:dashboard/${local.stack_name}"
+}

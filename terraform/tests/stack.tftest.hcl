@@ -1,47 +1,8 @@
 # Plan-free unit tests of the stack: the AWS provider is mocked, so these run offline in seconds.
-# Computed attributes that feed assertions get realistic defaults below.
+# Computed attributes that feed assertions get realistic defaults in tests/mocks (shared by every test file).
 
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = {
-      account_id = "123456789012"
-      arn        = "arn:aws:iam::123456789012:user/test"
-    }
-  }
-  mock_data "aws_partition" {
-    defaults = {
-      partition  = "aws"
-      dns_suffix = "amazonaws.com"
-    }
-  }
-  mock_resource "aws_api_gateway_rest_api" {
-    defaults = {
-      id               = "a1b2c3d4e5"
-      root_resource_id = "rootid0001"
-      execution_arn    = "arn:aws:execute-api:eu-central-1:123456789012:a1b2c3d4e5"
-    }
-  }
-  mock_resource "aws_lambda_alias" {
-    defaults = {
-      arn        = "arn:aws:lambda:eu-central-1:123456789012:function:lambda-model-prod:live"
-      invoke_arn = "arn:aws:apigateway:eu-central-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-central-1:123456789012:function:lambda-model-prod:live/invocations"
-    }
-  }
-  mock_resource "aws_iam_role" {
-    defaults = {
-      arn = "arn:aws:iam::123456789012:role/lambda-model-prod-function"
-    }
-  }
-  mock_resource "aws_cloudwatch_log_group" {
-    defaults = {
-      arn = "arn:aws:logs:eu-central-1:123456789012:log-group:mocked"
-    }
-  }
-  mock_resource "aws_ecr_repository" {
-    defaults = {
-      repository_url = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/lambda-model-prod"
-    }
-  }
+  source = "./tests/mocks"
 }
 
 variables {
@@ -75,8 +36,8 @@ run "function_and_alias" {
     error_message = "The function logs JSON into its own managed log group."
   }
   assert {
-    condition     = length(aws_lambda_function.this.environment) == 0
-    error_message = "Without model_uri the function keeps the image's MODEL_URI (the baked-in model)."
+    condition     = aws_lambda_function.this.environment[0].variables == tomap({ METRICS_NAMESPACE = "lambda-model-prod" })
+    error_message = "Without model_uri the function keeps the image's MODEL_URI (the baked-in model); its metrics namespace is the stack's name."
   }
   assert {
     condition     = aws_lambda_alias.live.name == "live" && aws_lambda_alias.live.function_version == "1"
@@ -236,8 +197,8 @@ run "alarms" {
   }
 
   assert {
-    condition     = toset(keys(aws_cloudwatch_metric_alarm.this)) == toset(["api-5xx", "function-errors", "function-throttles", "api-p99-latency"])
-    error_message = "Alarms cover API 5xx, function errors, throttles and p99 latency."
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.this)) == toset(["api-5xx", "function-errors", "function-throttles", "api-p99-latency", "emf-validation-errors", "emf-parsing-errors"])
+    error_message = "Alarms cover API 5xx, function errors, throttles, p99 latency and lost EMF metrics."
   }
   assert {
     condition = (
@@ -268,8 +229,11 @@ run "alarms" {
     error_message = "Canary alarms measure each version behind the live alias (ExecutedVersion), not the alias as a whole."
   }
   assert {
-    condition     = toset(output.canary_alarm_names) == toset(["lambda-model-prod-canary-errors", "lambda-model-prod-canary-duration", "lambda-model-prod-function-throttles", "lambda-model-prod-api-5xx"])
-    error_message = "The release watches the per-version alarms plus alias throttles and API 5xx."
+    condition = toset(output.canary_alarm_names) == toset([
+      "lambda-model-prod-canary-errors", "lambda-model-prod-canary-duration", "lambda-model-prod-function-throttles",
+      "lambda-model-prod-api-5xx", "lambda-model-prod-emf-validation-errors", "lambda-model-prod-emf-parsing-errors",
+    ])
+    error_message = "The release watches the per-version alarms plus alias throttles, API 5xx and lost EMF metrics."
   }
 }
 
@@ -297,8 +261,10 @@ run "api_key_enabled" {
     error_message = "The key is created, attached to the plan and its ID is an output."
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables.MODEL_URI == "s3://lambda-model-prod-models-123456789012/models"
-    error_message = "model_uri overrides MODEL_URI."
+    condition = aws_lambda_function.this.environment[0].variables == tomap({
+      MODEL_URI = "s3://lambda-model-prod-models-123456789012/models", METRICS_NAMESPACE = "lambda-model-prod"
+    })
+    error_message = "model_uri overrides MODEL_URI, next to the metrics namespace."
   }
 }
 
@@ -315,10 +281,11 @@ run "rejects_invalid_variables" {
     throttle_burst_limit = 0
     alarm_actions        = ["not-an-arn"]
     architecture         = "sparc"
+    log_level            = "WARN"
   }
 
   expect_failures = [
     var.name_prefix, var.environment, var.image_uri, var.memory_size, var.timeout, var.log_retention_days,
-    var.throttle_burst_limit, var.alarm_actions, var.architecture,
+    var.throttle_burst_limit, var.alarm_actions, var.architecture, var.log_level,
   ]
 }

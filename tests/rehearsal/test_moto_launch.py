@@ -73,3 +73,19 @@ def test_bucket_policies_are_evaluated_as_for_https(rehearsal_moto):
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [deny_http]}))
     s3.put_object(Bucket=bucket, Key="k", Body=b"v")
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+
+
+def test_query_definitions_are_saved_listed_by_prefix_replaced_and_deleted(rehearsal_moto: str):
+    logs = local_client(rehearsal_moto, "logs")
+    first = logs.put_query_definition(name="qd/errors", queryString="fields @message", logGroupNames=["/g"])
+    logs.put_query_definition(name="other/slow", queryString="fields @timestamp")
+    definition_id = first["queryDefinitionId"]
+    logs.put_query_definition(queryDefinitionId=definition_id, name="qd/errors", queryString="fields status")
+    saved = logs.describe_query_definitions(queryDefinitionNamePrefix="qd/")["queryDefinitions"]
+    assert [(d["queryDefinitionId"], d["queryString"], d["logGroupNames"]) for d in saved] == [
+        (definition_id, "fields status", [])
+    ]
+    assert logs.delete_query_definition(queryDefinitionId=definition_id)["success"] is True
+    assert logs.describe_query_definitions(queryDefinitionNamePrefix="qd/")["queryDefinitions"] == []
+    with pytest.raises(logs.exceptions.ResourceNotFoundException):
+        logs.delete_query_definition(queryDefinitionId=definition_id)

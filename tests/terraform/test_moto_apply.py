@@ -288,11 +288,37 @@ def test_log_groups_and_alarms(deployment: Deployment) -> None:
             "api-p99-latency",
             "canary-errors",
             "canary-duration",
+            "emf-validation-errors",
+            "emf-parsing-errors",
+            "low-confidence",
+            "out-of-range",
+            "imputed",
         )
     }
     assert deployment.stack_outputs["canary_alarm_names"] == [
-        f"{NAME}-{key}" for key in ("canary-duration", "canary-errors", "function-throttles", "api-5xx")
+        f"{NAME}-{key}"
+        for key in (
+            "canary-duration",
+            "canary-errors",
+            "function-throttles",
+            "api-5xx",
+            "emf-validation-errors",
+            "emf-parsing-errors",
+        )
     ]
+
+
+def test_dashboard_and_saved_queries(deployment: Deployment) -> None:
+    body = json.loads(deployment.client("cloudwatch").get_dashboard(DashboardName=NAME)["DashboardBody"])
+    assert {widget["type"] for widget in body["widgets"]} == {"text", "metric", "alarm", "log"}
+    assert deployment.stack_outputs["dashboard_name"] == NAME
+    logs = deployment.client("logs")
+    saved = logs.describe_query_definitions(queryDefinitionNamePrefix=f"{NAME}/")["queryDefinitions"]
+    assert {(query["name"], tuple(query["logGroupNames"])) for query in saved} == {
+        (f"{NAME}/{key}", (f"/aws/lambda/{NAME}",)) for key in ("errors-by-code", "slowest-requests")
+    }
+    widget_queries = {widget["properties"]["query"] for widget in body["widgets"] if widget["type"] == "log"}
+    assert widget_queries == {f"SOURCE '/aws/lambda/{NAME}' | {query['queryString']}" for query in saved}
 
 
 def test_bootstrap(deployment: Deployment) -> None:

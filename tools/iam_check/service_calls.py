@@ -155,6 +155,13 @@ def _alarm_names(body: Mapping[str, Any]) -> list[str]:
     return list(body.get("AlarmNames", [])) + ([body["AlarmName"]] if "AlarmName" in body else [])
 
 
+def _dashboard_names(parameters: Mapping[str, Any]) -> list[str]:
+    """DashboardName (Put/GetDashboard) or DashboardNames (DeleteDashboards), in any of the three protocols."""
+    members = [value for key, value in parameters.items() if re.fullmatch(r"DashboardNames\.member\.\d+", key)]
+    single = [parameters["DashboardName"]] if "DashboardName" in parameters else []
+    return [*parameters.get("DashboardNames", []), *members, *single]
+
+
 def cloudwatch_operation(call: RecordedCall) -> tuple[str, list[str], Mapping[str, Any]]:
     """(operation, alarm names, parameters) of a CloudWatch request: the model lists RPC v2 CBOR, JSON 1.0 and
     query."""
@@ -184,6 +191,12 @@ def cloudwatch_requests(call: RecordedCall, account: str) -> Iterator[Request]:
     if "ResourceARN" in parameters:
         # The tagging operations name the alarm by ARN.
         yield Request(action, str(parameters["ResourceARN"]))
+        return
+    dashboards = _dashboard_names(parameters)
+    if dashboards:
+        # Dashboards are global: their ARN names no region.
+        for dashboard in dashboards:
+            yield Request(action, f"arn:aws:cloudwatch::{account}:dashboard/{dashboard}")
         return
     if not alarms:
         # Without names (a prefix, or every alarm) AWS evaluates the call against no single alarm.

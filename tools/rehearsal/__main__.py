@@ -35,7 +35,8 @@ def summary(outcomes: list[Outcome], seconds: float) -> str:
             stages.__doc__ or "",
             "moto_server runs with the corrections tools/rehearsal/moto_launch.py lists: requests count as HTTPS",
             "for bucket policies; published versions keep their code; an unchanged image publishes no version;",
-            "a function's image must exist in ECR; a function reads back as written. The release's canary waits",
+            "a function's image must exist in ECR; a function reads back as written; plus CloudWatch Logs query",
+            "definitions, which moto lacks. The release's canary waits",
             f"{float(RELEASE_INPUTS['canary-minutes']) * 60:g} seconds instead of 10 minutes. No Docker image is built "
             "or pushed, and nothing reaches AWS or GitHub.",
             "",

@@ -13,6 +13,11 @@
 5. A function reads back as it was written: its LoggingConfig (moto drops it) and only the ImageConfig
    fields that were set (moto adds empty ones). Otherwise every plan shows a change and every apply
    publishes a version, which on AWS neither does.
+
+And one API moto lacks: CloudWatch Logs query definitions (PutQueryDefinition, DescribeQueryDefinitions,
+DeleteQueryDefinition), which the stack's saved Logs Insights queries (terraform/monitoring.tf) are made,
+refreshed and destroyed with; moto answers them as unknown actions, so every apply would fail. It is added
+whatever the flags: `--no-corrections` (the tests' moto) keeps moto's behaviour otherwise as installed.
 """
 
 from __future__ import annotations
@@ -21,10 +26,15 @@ import copy
 import json
 import os
 import sys
+import time
+import uuid
 from typing import Any
 
 from moto import server
 from moto.awslambda.models import ImageConfig, LambdaFunction, LambdaStorage
+from moto.logs.exceptions import ResourceNotFoundException
+from moto.logs.models import LogsBackend
+from moto.logs.responses import LogsResponse
 from moto.s3.models import FakeBucket
 
 _get_permission = FakeBucket.get_permission
@@ -103,15 +113,64 @@ def image_config_response_as_set(self: ImageConfig) -> dict[str, Any]:
     return {key: value for key, value in _image_config_response(self).items() if key in getattr(self, "given", {})}
 
 
-FakeBucket.get_permission = get_permission_over_https
-LambdaFunction.__init__ = function_with_logging_config
-LambdaFunction.update_configuration = update_configuration_with_logging
-LambdaFunction.get_configuration = configuration_with_logging
-ImageConfig.__init__ = image_config_as_set
-ImageConfig.response = image_config_response_as_set
-LambdaStorage.publish_version = publish_version_with_its_own_code
-LambdaFunction.update_function_code = update_function_code_as_lambda
+def _query_definitions(backend: LogsBackend) -> dict[str, dict[str, Any]]:
+    """The region's saved queries, by ID; kept on the backend, so moto's reset clears them with it."""
+    return backend.__dict__.setdefault("query_definitions", {})
+
+
+def put_query_definition(self: LogsResponse) -> str:
+    """Creates a definition, or replaces the one queryDefinitionId names (an unknown ID is not found)."""
+    definitions = _query_definitions(self.logs_backend)
+    definition_id = self._get_param("queryDefinitionId")
+    if definition_id is not None and definition_id not in definitions:
+        raise ResourceNotFoundException("The specified query definition does not exist.")
+    definition_id = definition_id or str(uuid.uuid4())
+    definitions[definition_id] = {
+        "queryDefinitionId": definition_id,
+        "name": self._get_param("name"),
+        "queryString": self._get_param("queryString"),
+        "logGroupNames": self._get_param("logGroupNames") or [],
+        "lastModified": int(time.time() * 1000),
+    }
+    return json.dumps({"queryDefinitionId": definition_id})
+
+
+def describe_query_definitions(self: LogsResponse) -> str:
+    """Every definition whose name starts with queryDefinitionNamePrefix, by name; one page."""
+    prefix = self._get_param("queryDefinitionNamePrefix") or ""
+    found = [d for d in _query_definitions(self.logs_backend).values() if d["name"].startswith(prefix)]
+    return json.dumps({"queryDefinitions": sorted(found, key=lambda definition: definition["name"])})
+
+
+def delete_query_definition(self: LogsResponse) -> str:
+    if _query_definitions(self.logs_backend).pop(self._get_param("queryDefinitionId"), None) is None:
+        raise ResourceNotFoundException("The specified query definition does not exist.")
+    return json.dumps({"success": True})
+
+
+def add_missing_apis() -> None:
+    LogsResponse.put_query_definition = put_query_definition
+    LogsResponse.describe_query_definitions = describe_query_definitions
+    LogsResponse.delete_query_definition = delete_query_definition
+
+
+def correct() -> None:
+    FakeBucket.get_permission = get_permission_over_https
+    LambdaFunction.__init__ = function_with_logging_config
+    LambdaFunction.update_configuration = update_configuration_with_logging
+    LambdaFunction.get_configuration = configuration_with_logging
+    ImageConfig.__init__ = image_config_as_set
+    ImageConfig.response = image_config_response_as_set
+    LambdaStorage.publish_version = publish_version_with_its_own_code
+    LambdaFunction.update_function_code = update_function_code_as_lambda
+    os.environ["MOTO_LAMBDA_STUB_ECR"] = "FALSE"
+
 
 if __name__ == "__main__":
-    os.environ["MOTO_LAMBDA_STUB_ECR"] = "FALSE"
-    server.main(sys.argv[1:])
+    arguments = sys.argv[1:]
+    add_missing_apis()
+    if "--no-corrections" in arguments:
+        arguments.remove("--no-corrections")
+    else:
+        correct()
+    server.main(arguments)

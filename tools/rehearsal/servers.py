@@ -21,8 +21,9 @@ import boto3
 
 # moto_server, with bucket policies evaluated as for HTTPS requests (see moto_launch): the rehearsal's.
 MOTO_OVER_HTTPS = (sys.executable, "-m", "rehearsal.moto_launch")
-# moto_server as installed: the tests', which never meet the buckets' transport policy.
-MOTO = (str(Path(sys.executable).parent / "moto_server"),)
+# moto_server as installed, plus the APIs it lacks (see moto_launch): the tests', which never meet the
+# buckets' transport policy.
+MOTO = (*MOTO_OVER_HTTPS, "--no-corrections")
 
 
 def free_port() -> int:

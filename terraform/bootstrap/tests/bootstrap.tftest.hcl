@@ -114,11 +114,33 @@ run "plan_role_is_read_only" {
   }
 }
 
+run "dashboard_and_saved_queries" {
+  assert {
+    condition = {
+      for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement : s.Sid => { action = s.Action, resource = s.Resource }
+      if contains(["ReadDashboard", "ManageDashboard", "ReadQueryDefinitions", "ManageQueryDefinitions"], s.Sid)
+      } == {
+      ReadDashboard          = { action = ["cloudwatch:GetDashboard"], resource = ["arn:aws:cloudwatch::123456789012:dashboard/lambda-model-prod"] }
+      ManageDashboard        = { action = ["cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"], resource = ["arn:aws:cloudwatch::123456789012:dashboard/lambda-model-prod"] }
+      ReadQueryDefinitions   = { action = ["logs:DescribeQueryDefinitions"], resource = ["*"] }
+      ManageQueryDefinitions = { action = ["logs:PutQueryDefinition", "logs:DeleteQueryDefinition"], resource = ["*"] }
+    }
+    error_message = "The deploy role manages only the stack's dashboard (by its global ARN) and the saved queries (no resource-level permissions)."
+  }
+  assert {
+    condition = length(setintersection(
+      flatten([for s in jsondecode(aws_iam_role_policy.github["plan"].policy).Statement : s.Action]),
+      ["cloudwatch:GetDashboard", "logs:DescribeQueryDefinitions", "cloudwatch:PutDashboard", "logs:PutQueryDefinition"]
+    )) == 2
+    error_message = "The plan role's refresh reads the dashboard and the saved queries, and writes neither."
+  }
+}
+
 run "deploy_role_scope" {
   assert {
     condition = alltrue([
       for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement :
-      s.Effect == "Deny" || contains(["LoginToRegistry", "DescribeLogGroups"], s.Sid) || alltrue([
+      s.Effect == "Deny" || contains(["LoginToRegistry", "DescribeLogGroups", "ReadQueryDefinitions", "ManageQueryDefinitions"], s.Sid) || alltrue([
         for r in s.Resource : strcontains(r, "lambda-model-prod") || startswith(r, "arn:aws:apigateway:eu-central-1::/") ||
         startswith(r, "arn:aws:logs:eu-central-1:123456789012:log-group:API-Gateway-Execution-Logs_*/predict") ||
         (s.Sid == "EcrKmsGrants" && r == "arn:aws:kms:eu-central-1:123456789012:key/*")
@@ -129,9 +151,9 @@ run "deploy_role_scope" {
   assert {
     condition = alltrue([
       for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement :
-      contains(s.Resource, "*") == contains(["LoginToRegistry", "DescribeLogGroups"], s.Sid)
+      contains(s.Resource, "*") == contains(["LoginToRegistry", "DescribeLogGroups", "ReadQueryDefinitions", "ManageQueryDefinitions"], s.Sid)
     ])
-    error_message = "Only ecr:GetAuthorizationToken and logs:DescribeLogGroups (no resource-level permissions) are granted on *."
+    error_message = "Only ecr:GetAuthorizationToken, logs:DescribeLogGroups and the logs query-definition actions (no resource-level permissions) are granted on *."
   }
   assert {
     condition = alltrue([
