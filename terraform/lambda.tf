@@ -1,7 +1,7 @@
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway; a dead-letter queue only applies to asynchronous invocations.
   #checkov:skip=CKV_AWS_117:Reaches only S3 and CloudWatch through public AWS endpoints; a VPC would add NAT or endpoints for no isolation gain.
-  #checkov:skip=CKV_AWS_173:The only environment variables are non-secret settings (log level, model location).
+  #checkov:skip=CKV_AWS_173:The only environment variables are non-secret settings (metrics namespace, model location).
   #checkov:skip=CKV_AWS_272:Lambda code signing does not apply to container images; the image is pinned by digest in an immutable repository.
   #checkov:skip=CKV_AWS_115:Reserved concurrency would be carved out of the account pool (10 in new accounts); the API stage throttle bounds load instead.
   function_name = local.function_name
@@ -16,11 +16,12 @@ resource "aws_lambda_function" "this" {
   # by the deploy workflow after update-function-code.
   publish = true
 
-  dynamic "environment" {
-    for_each = var.model_uri == null ? [] : [var.model_uri]
-    content {
-      variables = { MODEL_URI = environment.value }
-    }
+  environment {
+    # Without model_uri the image's own MODEL_URI (the baked-in model) stays in effect.
+    variables = merge(
+      { METRICS_NAMESPACE = local.metrics_namespace },
+      var.model_uri == null ? {} : { MODEL_URI = var.model_uri },
+    )
   }
 
   logging_config {

@@ -11,8 +11,14 @@ locals {
   model_bucket_arn  = "arn:${local.partition}:s3:::${local.model_bucket_name}"
 
   function_name = local.name
-  function_arn  = "arn:${local.partition}:lambda:${var.aws_region}:${local.account_id}:function:${local.function_name}"
-  alias_name    = "live"
+  # The handler's EMF namespace (METRICS_NAMESPACE): one per stack, so two stacks in an account never mix
+  # their model metrics; the dashboard and the model alarms read it from here.
+  metrics_namespace = local.name
+  # Every metric name the handler can emit (tests/unit/test_metrics.py keeps the file equal to
+  # lambda_model.serving.metrics.contract()): class and feature names exist only as the two prefixes.
+  handler_metrics = jsondecode(file("${path.module}/handler_metrics.json"))
+  function_arn    = "arn:${local.partition}:lambda:${var.aws_region}:${local.account_id}:function:${local.function_name}"
+  alias_name      = "live"
 
   # The seed's endpoint is https://{api_id}.execute-api.{region}.amazonaws.com/predict/
   stage_name   = "predict"
