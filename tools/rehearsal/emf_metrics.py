@@ -114,6 +114,11 @@ def answer(query: dict[str, Any], points: list[Datapoint], start: float, end: fl
     }
 
 
+def is_get_metric_data(request: ProxiedRequest) -> bool:
+    target = next((v for k, v in request.headers.items() if k.lower() == "x-amz-target"), "")
+    return request.method == "POST" and target == TARGET
+
+
 def log_lines(folder: Path) -> Callable[[], Iterator[str]]:
     """The lines of every log in `folder` (the Lambda stand-in's containers), read afresh at each call."""
 
@@ -153,8 +158,7 @@ class EmfMetrics:
         return response
 
     def handle(self, request: ProxiedRequest, ask_moto: Callable[[], Reply]) -> Reply:
-        target = next((v for k, v in request.headers.items() if k.lower() == "x-amz-target"), "")
-        if request.method != "POST" or target != TARGET:
+        if not is_get_metric_data(request):
             return ask_moto()
         try:
             document = self.get_metric_data(json.loads(request.body or b"{}"))

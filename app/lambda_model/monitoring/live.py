@@ -145,8 +145,12 @@ def monitor(
     except StoreError as error:
         raise MonitorError(f"cannot read the served model: {error}") from None
     client = client or cloudwatch.cloudwatch_client()
-    # Whole minutes: CloudWatch rounds a recent start down to the minute anyway, and the window stays exact.
-    end = (now or datetime.now(UTC)).replace(second=0, microsecond=0)
+    # Whole minutes (CloudWatch rounds a recent start down to the minute anyway), the end rounded up so the
+    # window holds every datapoint up to now, the current minute's too.
+    now = now or datetime.now(UTC)
+    end = now.replace(second=0, microsecond=0)
+    if end < now:
+        end += timedelta(minutes=1)
     reports = []
     for window in windows:
         start = end - timedelta(seconds=window.seconds)
