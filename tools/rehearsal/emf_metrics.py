@@ -66,23 +66,29 @@ def datapoints(documents: Iterable[dict[str, Any]]) -> Iterator[Datapoint]:
                         yield Datapoint(block["Namespace"], definition["Name"], dimensions, timestamp, float(value))
 
 
-def statistic(stat: str, values: list[float]) -> float:
-    if stat == "SampleCount":
-        return float(len(values))
-    if stat == "Sum":
-        return math.fsum(values)
-    if stat == "Average":
-        return math.fsum(values) / len(values)
-    if stat == "Minimum":
-        return min(values)
-    if stat == "Maximum":
-        return max(values)
+SIMPLE_STATISTICS: dict[str, Callable[[list[float]], float]] = {
+    "SampleCount": lambda values: float(len(values)),
+    "Sum": math.fsum,
+    "Average": lambda values: math.fsum(values) / len(values),
+    "Minimum": min,
+    "Maximum": max,
+}
+
+
+def statistic_of(stat: str) -> Callable[[list[float]], float]:
+    """The statistic as a function of a period's values; Unsupported before any value is looked at."""
+    if stat in SIMPLE_STATISTICS:
+        return SIMPLE_STATISTICS[stat]
     trimmed = _TRIMMED_COUNT.match(stat)
-    if trimmed:
-        low = float(trimmed["low"]) if trimmed["low"] else -math.inf
-        high = float(trimmed["high"]) if trimmed["high"] else math.inf
-        return float(sum(1 for value in values if low < value <= high))
-    raise Unsupported(f"the EMF stand-in does not compute the statistic {stat!r}")
+    if not trimmed:
+        raise Unsupported(f"the EMF stand-in does not compute the statistic {stat!r}")
+    low = float(trimmed["low"]) if trimmed["low"] else -math.inf
+    high = float(trimmed["high"]) if trimmed["high"] else math.inf
+    return lambda values: float(sum(1 for value in values if low < value <= high))
+
+
+def statistic(stat: str, values: list[float]) -> float:
+    return statistic_of(stat)(values)
 
 
 def _seconds(value: Any) -> float:
@@ -97,7 +103,7 @@ def answer(query: dict[str, Any], points: list[Datapoint], start: float, end: fl
     if "MetricStat" not in query:
         raise Unsupported(f"query {query.get('Id')}: the EMF stand-in answers MetricStat queries only")
     metric_stat = query["MetricStat"]
-    metric, period = metric_stat["Metric"], int(metric_stat["Period"])
+    metric, period, compute = metric_stat["Metric"], int(metric_stat["Period"]), statistic_of(metric_stat["Stat"])
     dimensions = frozenset((item["Name"], item["Value"]) for item in metric.get("Dimensions", []))
     wanted = (metric["Namespace"], metric["MetricName"], dimensions)
     buckets: dict[int, list[float]] = {}
@@ -109,7 +115,7 @@ def answer(query: dict[str, Any], points: list[Datapoint], start: float, end: fl
         "Id": query["Id"],
         "Label": f"{metric['MetricName']} {metric_stat['Stat']}",
         "Timestamps": [start + index * period for index in ordered],
-        "Values": [statistic(metric_stat["Stat"], buckets[index]) for index in ordered],
+        "Values": [compute(buckets[index]) for index in ordered],
         "StatusCode": "Complete",
     }
 
