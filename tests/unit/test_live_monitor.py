@@ -252,3 +252,18 @@ def test_the_summary_carries_each_windows_table_and_rates(model_store, iris, mon
     assert f"| {model.signature.names[0]} | 600 |" in text
     assert "LowConfidence 5.0%" in text
     assert text in capsys.readouterr().out
+
+
+def test_the_window_ends_at_the_next_whole_minute_so_the_latest_records_count(model_store, iris):
+    model, predictor, rows = iris
+    client, stubber = stubbed_client()
+    plan = cloudwatch.plan(model.signature, model.baseline)
+    answers = answers_of(plan, rows, predictor.predicted_classes(rows), model.baseline)
+    end = NOW + timedelta(minutes=1)
+    respond(stubber, plan, answers, model.version, end - timedelta(days=1), end)
+    with stubber:
+        report = monitor(
+            str(model_store), NAMESPACE, ONE_DAY, Thresholds(), client=client, now=NOW + timedelta(seconds=30)
+        )
+    assert (report.windows[0].start, report.windows[0].end) == (end - timedelta(days=1), end)
+    assert report.exit_code == 0
