@@ -213,7 +213,16 @@ class Rehearsal:
     def make_job(self, workflow: str, job_id: str, inputs: Mapping[str, str]) -> Job:
         if workflow == "_release.yml":
             inputs = {**inputs, **RELEASE_INPUTS}
-        job = Job(workflow, job_id, self.workspace, self.runner_env(), {}, self.actions(), after_step=self.after_step)
+        job = Job(
+            workflow,
+            job_id,
+            self.workspace,
+            self.runner_env(),
+            {},
+            self.actions(),
+            after_step=self.after_step,
+            step_notes=self.metrics.take_notes,
+        )
         # A job sees the repository's variables and those of its environment only.
         visible = {**self.variables, **self.scopes.get(job.environment or "", {})}
         job.context.update({f"vars.{name}": value for name, value in visible.items()})
@@ -282,11 +291,7 @@ class Rehearsal:
         return f"stage {settings['target']} assembled without Docker in {folder}; pushed as {image_tag} ({digest})"
 
     def after_step(self, job: Job, step_id: str, context: dict[str, str]) -> None:
-        """The release's "Read the function and endpoint": the API's invoke URL is served here instead. A step
-        whose GetMetricData the EMF stand-in answered says so in its log."""
-        notes = self.metrics.take_notes()
-        if notes:
-            job.records[-1].note = "; ".join(notes)
+        """The release's "Read the function and endpoint": the API's invoke URL is served here instead."""
         if job.workflow != "_release.yml" or step_id != "stack":
             return
         invoke_url = context[f"steps.{step_id}.outputs.endpoint-url"]
