@@ -75,8 +75,8 @@ run "function_and_alias" {
     error_message = "The function logs JSON into its own managed log group."
   }
   assert {
-    condition     = length(aws_lambda_function.this.environment) == 0
-    error_message = "Without model_uri the function keeps the image's MODEL_URI (the baked-in model)."
+    condition     = aws_lambda_function.this.environment[0].variables == tomap({ METRICS_NAMESPACE = "lambda-model-prod" })
+    error_message = "Without model_uri the function keeps the image's MODEL_URI (the baked-in model); its metrics namespace is the stack's name."
   }
   assert {
     condition     = aws_lambda_alias.live.name == "live" && aws_lambda_alias.live.function_version == "1"
@@ -297,8 +297,10 @@ run "api_key_enabled" {
     error_message = "The key is created, attached to the plan and its ID is an output."
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables.MODEL_URI == "s3://lambda-model-prod-models-123456789012/models"
-    error_message = "model_uri overrides MODEL_URI."
+    condition = aws_lambda_function.this.environment[0].variables == tomap({
+      MODEL_URI = "s3://lambda-model-prod-models-123456789012/models", METRICS_NAMESPACE = "lambda-model-prod"
+    })
+    error_message = "model_uri overrides MODEL_URI, next to the metrics namespace."
   }
 }
 
