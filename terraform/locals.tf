@@ -14,7 +14,7 @@ locals {
   # The handler's EMF namespace (METRICS_NAMESPACE): one per stack, so two stacks in an account never mix
   # their model metrics; the dashboard and the model alarms read it from here.
   metrics_namespace = local.name
-  # Every metric name the handler can emit (tests/unit/test_metrics.py keeps the file equal to
+  # Every metric name the handler can emit (tests/unit/test_monitoring.py keeps the file equal to
   # lambda_model.serving.metrics.contract()): class and feature names exist only as the two prefixes.
   handler_metrics = jsondecode(file("${path.module}/handler_metrics.json"))
   function_arn    = "arn:${local.partition}:lambda:${var.aws_region}:${local.account_id}:function:${local.function_name}"

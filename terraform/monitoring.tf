@@ -151,7 +151,7 @@ locals {
       properties = {
         markdown = join("\n\n", [
           "# ${local.name}",
-          "Managed by Terraform (terraform/monitoring.tf): edits made here are overwritten by the next apply. Model metrics are in the `${local.metrics_namespace}` namespace by `${local.handler_metrics.dimension}`; the drift check (`python -m lambda_model drift`) and retraining (retrain.yml) are in docs/deploy.md, sections 6 and 9.",
+          "Managed by Terraform (terraform/monitoring.tf): edits made here are overwritten by the next apply. Model metrics are in the `${local.metrics_namespace}` namespace by `${local.handler_metrics.dimension}`; the drift check (`python -m lambda_model drift`), the daily monitor (monitor.yml) and retraining (retrain.yml) are in docs/deploy.md, sections 6 and 9.",
         ])
       }
     }],

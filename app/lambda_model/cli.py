@@ -1,4 +1,4 @@
-"""`python -m lambda_model`: train, predict, serve, invoke, gate, drift, promote, export, versions, openapi.
+"""`python -m lambda_model`: train, predict, serve, invoke, gate, drift, monitor, promote, export, versions, openapi.
 
 Training modules import scikit-learn, so they are imported inside the commands that need them:
 `predict`, `serve` and `invoke` start as fast as the Lambda function does.
@@ -175,6 +175,28 @@ def command_drift(args: argparse.Namespace) -> int:
             summary.write(report.markdown())
     if not report.judged:
         print(f"error: {report.verdict()}", file=sys.stderr)
+    return report.exit_code
+
+
+def command_monitor(args: argparse.Namespace) -> int:
+    from lambda_model.monitoring.drift import Thresholds
+    from lambda_model.monitoring.live import monitor, parse_windows
+
+    writable_file(args.summary_md, "--summary-md")
+    try:
+        windows = parse_windows(args.window)
+    except ValueError as error:
+        raise UsageError(f"--window {args.window}: {error}") from None
+    from lambda_model.serving import metrics
+
+    thresholds = Thresholds(psi_act=args.psi_threshold, min_records=args.min_records)
+    report = monitor(args.store, args.namespace or metrics.namespace(), windows, thresholds)
+    print(report.markdown())
+    if args.summary_md:
+        with open(args.summary_md, "a", encoding="utf-8") as summary:
+            summary.write(report.markdown())
+    if report.exit_code == 2:
+        print(f"error: cannot judge: {report.verdict()}", file=sys.stderr)
     return report.exit_code
 
 
@@ -357,6 +379,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     drift.add_argument("--summary-md", metavar="FILE", help="append the table as markdown (e.g. $GITHUB_STEP_SUMMARY)")
 
+    monitor = add(
+        "monitor",
+        command_monitor,
+        "Judge the served model's drift from its CloudWatch metrics: exit 0 no drift, 1 drift, 2 cannot judge.",
+    )
+    monitor.add_argument(
+        "--store", default=default_store_uri(), help="the store whose current version is served (s3://bucket/prefix)"
+    )
+    monitor.add_argument(
+        "--namespace",
+        help="the handler's metric namespace (default: the handler's own, $METRICS_NAMESPACE or its default)",
+    )
+    monitor.add_argument(
+        "--window", default="1d,7d", help="comma-separated windows ending now, in h or d (default: %(default)s)"
+    )
+    monitor.add_argument(
+        "--psi-threshold", type=positive, default=0.25, help="PSI from which a feature has drifted (0.25)"
+    )
+    monitor.add_argument(
+        "--min-records", type=positive_count, default=500, help="fewest records a window needs to be judged (500)"
+    )
+    monitor.add_argument(
+        "--summary-md", metavar="FILE", help="append the tables as markdown (e.g. $GITHUB_STEP_SUMMARY)"
+    )
+
     openapi = add("openapi", command_openapi, "Write the OpenAPI document of a model's API (YAML, or JSON for .json).")
     openapi.add_argument("--model", default=default_model_uri(), help="model URI (default: %(default)s)")
     openapi.add_argument("--out", metavar="FILE", help="write here instead of standard output, e.g. docs/openapi.yaml")
@@ -370,6 +417,11 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     expected: tuple[type[Exception], ...] = (UsageError, StoreError, ArtifactError, RequestError)
+    if args.command == "monitor":
+        from lambda_model.monitoring.cloudwatch import MetricsError
+        from lambda_model.monitoring.live import MonitorError
+
+        expected += (MetricsError, MonitorError)
     if args.command in ("train", "gate", "drift"):
         from lambda_model.training.conversion import ParityError
         from lambda_model.training.data import DataError

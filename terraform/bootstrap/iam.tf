@@ -371,7 +371,42 @@ locals {
       subjects    = ["${local.github_subject}:environment:${var.training_environment}"]
       statements  = local.train_statements
     }
+    monitor = {
+      description = "The daily model monitor of ${var.github_repository} from the ${var.monitoring_environment} environment: read-only."
+      subjects    = ["${local.github_subject}:environment:${var.monitoring_environment}"]
+      statements  = local.monitor_statements
+    }
   }
+}
+
+locals {
+  # The monitor reads which version is served and that version's baseline, then the version's metrics. It reads
+  # no model file, no data and no other version's files, and writes nothing.
+  monitor_statements = [
+    {
+      # models/current names the served version; its metadata.json holds the baseline (registry/store.py layout).
+      Sid      = "ReadServedModelMetadata"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject"]
+      Resource = ["${local.model_bucket_arn}/models/current", "${local.model_bucket_arn}/models/versions/*/metadata.json"]
+    },
+    {
+      # As for the train role: without ListBucket a missing models/current is a 403, not the 404 from which the
+      # monitor tells "no model served yet" apart from a refused read. Listing shows key names only.
+      Sid      = "TellMissingFromForbidden"
+      Effect   = "Allow"
+      Action   = ["s3:ListBucket"]
+      Resource = [local.model_bucket_arn]
+    },
+    {
+      # GetMetricData has no resource-level permissions (the Service Authorization Reference lists only *), so
+      # it cannot be scoped to the stack's namespace; it reads metrics, and metrics only.
+      Sid      = "ReadMetrics"
+      Effect   = "Allow"
+      Action   = ["cloudwatch:GetMetricData"]
+      Resource = ["*"]
+    },
+  ]
 }
 
 resource "aws_iam_role" "github" {

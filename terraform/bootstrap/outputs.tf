@@ -42,6 +42,11 @@ output "train_role_arn" {
   value       = aws_iam_role.github["train"].arn
 }
 
+output "monitor_role_arn" {
+  description = "Role for the scheduled model monitor in the monitoring environment (reads the served version's metadata and its CloudWatch metrics)."
+  value       = aws_iam_role.github["monitor"].arn
+}
+
 output "github_subjects" {
   description = "The exact OIDC sub claims each role trusts, for checking against a workflow's token."
   value       = { for key, role in local.roles : key => role.subjects }
@@ -61,5 +66,6 @@ output "github_variables" {
     }
     (var.production_environment) = { AWS_DEPLOY_ROLE_ARN = aws_iam_role.github["deploy"].arn }
     (var.training_environment)   = { AWS_TRAIN_ROLE_ARN = aws_iam_role.github["train"].arn }
+    (var.monitoring_environment) = { AWS_MONITOR_ROLE_ARN = aws_iam_role.github["monitor"].arn }
   }
 }

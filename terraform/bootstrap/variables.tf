@@ -90,6 +90,24 @@ variable "training_environment" {
   }
 }
 
+variable "monitoring_environment" {
+  description = "GitHub environment of the scheduled model monitor; the only subject the monitor role trusts."
+  type        = string
+  default     = "monitoring"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,255}$", var.monitoring_environment))
+    error_message = "monitoring_environment must be a GitHub environment name without spaces or colons."
+  }
+
+  # Its own environment: a job of another environment must not be able to assume the monitor role, nor the
+  # monitor's job another role (and github_variables keys its scopes by environment name).
+  validation {
+    condition     = !contains([var.production_environment, var.training_environment], var.monitoring_environment)
+    error_message = "monitoring_environment must differ from production_environment and training_environment."
+  }
+}
+
 variable "plan_from_main" {
   description = "Let workflows on the main branch (the scheduled drift check) assume the plan role, besides pull requests."
   type        = bool

@@ -1,7 +1,7 @@
-"""Every AWS call of the stack's terraform runs, retraining, the gate, promotion, the rollout and rollback, and
-serving, recorded by moto and evaluated against the role that makes it in the workflows: the plan role plans
-(pull requests, drift), the deploy role applies, destroys, rolls out, promotes and rolls back, the train role
-trains and gates, the function serves.
+"""Every AWS call of the stack's terraform runs, retraining, the gate, promotion, the rollout and rollback,
+serving and the monitor, recorded by moto and evaluated against the role that makes it in the workflows: the
+plan role plans (pull requests, drift), the deploy role applies, destroys, rolls out, promotes and rolls back,
+the train role trains and gates, the function serves, the monitor role reads the served model's metrics.
 
 moto enforces no IAM; its recorder gives the exact requests, botocore's model and the Service Authorization
 Reference turn them into IAM requests, and the evaluator decides them under the rendered policy. The reverse
@@ -30,6 +30,7 @@ from iam_check.rendered import BootstrapPolicies
 from iam_check.report import RoleReport, check_role, stale_reasons, table
 from iam_check.service_calls import Observed, iam_requests
 from rehearsal import servers as processes
+from rehearsal.emf_metrics import EmfMetrics, is_get_metric_data
 from rehearsal.proxy import ProxiedRequest, Reply, json_reply, proxy_to
 from tests.iam.conftest import ACCOUNT, REGION, STACK
 from tests.iam.stack_run import StackCalls, record_stack
@@ -196,6 +197,30 @@ def rollout_calls(recording_moto: str, recorder: Recorder, model_dir: Path) -> l
     return calls + invoked
 
 
+def monitor_calls(upstream: str, recorder: Recorder, store: str, handler_log: str) -> list[RecordedCall]:
+    """The monitor workflow's step: the served version and its baseline from S3, its metrics from CloudWatch.
+    moto extracts no EMF and computes no TC, so GetMetricData is answered from the handler's own log line (the
+    serving scenario's) by the rehearsal's stand-in; those calls never reach moto's recorder and are recorded
+    here with their signed headers."""
+    stand_in = EmfMetrics(lambda: handler_log.splitlines())
+    answered: list[RecordedCall] = []
+
+    def handle(request: ProxiedRequest, ask_moto: Callable[[], Reply]) -> Reply:
+        if is_get_metric_data(request):
+            answered.append(RecordedCall(request.method, upstream + request.target, request.headers, request.body))
+        return stand_in.handle(request, ask_moto)
+
+    recorder.start()
+    with proxy_to(upstream, handle) as endpoint:
+        # One served record: judged only with --min-records 1, which is all an IAM check needs.
+        judged = cli(endpoint, "monitor", "--store", store, "--min-records", "1")
+    calls = recorder.stop()
+    assert judged.returncode in (0, 1), judged.stdout + judged.stderr
+    assert "## Model monitor: model" in judged.stdout
+    assert stand_in.take_notes(), "the monitor's GetMetricData did not reach the stand-in"
+    return calls + answered
+
+
 @pytest.fixture(scope="module")
 def reports(
     recording_moto: str,
@@ -267,6 +292,8 @@ def reports(
     assert served.returncode == 0, served.stdout + served.stderr
     serving_calls += recorder.stop()
 
+    monitor = monitor_calls(recording_moto, recorder, store, served.stderr)
+
     stack = stack_calls.result()
     # The deploy role's calls: the stack's first deploy and destroy, then the release's and the rollback's.
     deploy_calls = stack.deploy + release_calls
@@ -285,6 +312,7 @@ def reports(
             bootstrap.function_boundary,
             stack.function_policy,
         ),
+        ("monitor", monitor, aws_requests(monitor), roles["monitor"], None),
     ]
     result = [
         check_role(role, len(calls), requests, policy, reasons, inline=inline)
@@ -299,7 +327,7 @@ def test_no_recorded_call_is_denied(reports: list[RoleReport]) -> None:
 
 
 def test_the_scenarios_made_the_calls_they_are_meant_to_check(reports: list[RoleReport]) -> None:
-    plan, deploy, train, function = reports
+    plan, deploy, train, function, monitor = reports
     # The plan locks the state (use_lockfile) and refreshes every kind of stack resource.
     assert {
         "s3:PutObject",
@@ -337,6 +365,12 @@ def test_the_scenarios_made_the_calls_they_are_meant_to_check(reports: list[Role
     assert {"lambda:InvokeFunction", "cloudwatch:DescribeAlarms"} <= deploy.actions
     assert {"s3:GetObject", "s3:PutObject", "s3:ListBucket"} <= train.actions
     assert {"s3:GetObject", "s3:ListBucket"} <= function.actions  # ListBucket: the 404 of "no model yet"
+    # The monitor reads the pointer and one metadata.json (ListBucket: S3's 404-or-403 check), then metrics.
+    assert monitor.actions == {"s3:GetObject", "s3:ListBucket", "cloudwatch:GetMetricData"}
+    assert {q.resource.rsplit("/", 1)[1] for q in monitor.requests if q.action == "s3:GetObject"} == {
+        "current",
+        "metadata.json",
+    }
 
 
 def test_every_grant_is_used_or_explained(reports: list[RoleReport]) -> None:

@@ -67,6 +67,11 @@ NEEDED = [
     ("deploy", Request("iam:PutRolePolicy", FUNCTION_ROLE, {"iam:PermissionsBoundary": BOUNDARY})),
     ("deploy", Request("iam:PassRole", FUNCTION_ROLE, {"iam:PassedToService": "lambda.amazonaws.com"})),
     ("deploy", Request("iam:PutRolePermissionsBoundary", FUNCTION_ROLE, {"iam:PermissionsBoundary": BOUNDARY})),
+    # The monitor: the served version, its baseline, its metrics (GetMetricData is evaluated against *).
+    ("monitor", Request("s3:GetObject", f"{MODEL_BUCKET}/models/current")),
+    ("monitor", Request("s3:GetObject", f"{MODEL_BUCKET}/models/versions/20260101T000000Z-abc/metadata.json")),
+    ("monitor", Request("s3:ListBucket", MODEL_BUCKET)),
+    ("monitor", Request("cloudwatch:GetMetricData", "*")),
 ]
 
 REFUSED = [
@@ -112,12 +117,19 @@ REFUSED = [
     ("deploy", Request("logs:CreateLogGroup", EXECUTION_LOGS)),
     # KMS only through ECR.
     ("deploy", Request("kms:CreateGrant", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/k")),
-    # Nothing in the pipeline reads metrics.
+    # Only the monitor reads metrics.
     ("deploy", Request("cloudwatch:GetMetricData", "*")),
     # Training never moves the pointer nor rewrites a version.
     ("train", Request("s3:PutObject", f"{MODEL_BUCKET}/models/current")),
     ("train", Request("s3:DeleteObject", f"{MODEL_BUCKET}/models/versions/v1/model.onnx")),
     ("plan", Request("s3:GetObject", f"{MODEL_BUCKET}/models/current")),
+    # The monitor reads no model file, no data and no reference set, and writes nothing.
+    ("monitor", Request("s3:GetObject", f"{MODEL_BUCKET}/models/versions/v1/model.onnx")),
+    ("monitor", Request("s3:GetObject", f"{MODEL_BUCKET}/data/iris.csv")),
+    ("monitor", Request("s3:GetObject", f"{MODEL_BUCKET}/models/reference/v1.csv")),
+    ("monitor", Request("s3:PutObject", f"{MODEL_BUCKET}/models/current")),
+    ("monitor", Request("cloudwatch:PutMetricData", "*")),
+    ("monitor", Request("cloudwatch:DescribeAlarms", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{STACK}-errors")),
 ]
 
 
@@ -151,7 +163,7 @@ def test_a_rewritten_function_role_stays_inside_the_boundary(bootstrap: Bootstra
 
 
 def test_every_role_carries_the_escalation_guard(bootstrap: BootstrapPolicies) -> None:
-    assert set(bootstrap.roles) == {"plan", "deploy", "train"}
+    assert set(bootstrap.roles) == {"plan", "deploy", "train", "monitor"}
     for role in bootstrap.roles:
         guard = Request("iam:DeleteRolePermissionsBoundary", f"arn:aws:iam::{ACCOUNT}:role/{STACK}-github-{role}")
         assert decide(bootstrap, role, guard) is Decision.EXPLICIT_DENY

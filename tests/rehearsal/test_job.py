@@ -118,3 +118,15 @@ def test_an_action_without_a_substitute_is_not_guessed(workspace: Path):
     played = Job(str(workspace / "example.yml"), "greet", workspace, {}, {}, {})
     with pytest.raises(NotRehearsable, match="actions/checkout"):
         played.run()
+
+
+def test_what_a_stand_in_did_during_a_step_is_noted_on_that_step(workspace: Path):
+    """The EMF stand-in notes each GetMetricData it answers; the note lands on the step that asked."""
+    pending: list[str] = []
+    actions = {"actions/checkout@": lambda job, settings: pending.append("stood in for a call") or "the workspace"}
+    played = Job(str(workspace / "example.yml"), "greet", workspace, {"PATH": "/usr/bin:/bin"}, {}, actions,
+                 step_notes=lambda: [pending.pop() for _ in list(pending)])  # fmt: skip
+    assert played.with_inputs({"who": "octo"}).run()
+    notes = {record.name: record.note for record in played.records}
+    assert notes["Check out"] == "the workspace; stood in for a call"
+    assert notes["Remember"] == ""

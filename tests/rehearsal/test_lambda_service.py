@@ -70,6 +70,15 @@ def test_each_version_runs_the_image_it_was_published_with(function):
     assert len({id(container) for container in service.containers.values()}) == 3
 
 
+def test_a_version_runs_with_its_configured_environment_over_the_images(function):
+    """As in Lambda: the function's variables (METRICS_NAMESPACE, set by Terraform) override the image's ENV."""
+    name, lambda_, admin, _ = function
+    admin.update_function_configuration(FunctionName=name, Environment={"Variables": {"IMAGE_NAME": "configured"}})
+    version = admin.publish_version(FunctionName=name)["Version"]
+    assert invoke(lambda_, name, {}, Qualifier=version)[1]["image"] == "configured"
+    assert invoke(lambda_, name, {}, Qualifier="1")[1]["image"] == "one"
+
+
 def test_an_alias_routes_by_its_weights(function, monkeypatch):
     name, lambda_, admin, _ = function
     admin.update_alias(FunctionName=name, Name="live", RoutingConfig={"AdditionalVersionWeights": {"2": 0.25}})

@@ -35,7 +35,7 @@ def test_every_stage_runs_in_the_documented_order():
     assert [outcome.status for outcome in outcomes] == ["ok"] * len(STAGES)
     assert [stage for stage, _ in STAGES] == [
         "bootstrap", "first merge", "first retrain", "merge", "failing release", "manual rollback",
-        "drift check", "retrain, gate fails",
+        "drift check", "model monitor", "retrain, gate fails",
     ]  # fmt: skip
 
 

@@ -251,3 +251,11 @@ def test_open_store_picks_the_backend():
     assert isinstance(open_store("s3://bucket/models"), S3Store)
     assert open_store("s3://bucket/models/").uri == "s3://bucket/models"
     assert isinstance(open_store("some/folder"), LocalStore)
+
+
+def test_read_metadata_reads_one_version_without_its_model(store, model_dir, tmp_path):
+    version = store.put(model_dir)
+    assert store.read_metadata(version) == json.loads((model_dir / METADATA_FILE).read_text())
+    assert not (tmp_path / "cache").exists()  # nothing was downloaded
+    with pytest.raises(StoreError):
+        store.read_metadata("no-such-version")

@@ -166,7 +166,11 @@ def test_the_target_check_notices_a_wrong_address() -> None:
 def test_environments_match_the_bootstrap_trust_policies() -> None:
     variables = (REPO_ROOT / "terraform" / "bootstrap" / "variables.tf").read_text()
     defaults = dict(re.findall(r'variable "(\w+_environment)" \{[^}]*?default\s*=\s*"([^"]+)"', variables))
-    assert defaults == {"production_environment": "production", "training_environment": "training"}
+    assert defaults == {
+        "production_environment": "production",
+        "training_environment": "training",
+        "monitoring_environment": "monitoring",
+    }
 
 
 def test_the_release_verifies_with_the_integration_tests() -> None:

@@ -18,6 +18,7 @@ ROLE_VARIABLES = {
     "AWS_PLAN_ROLE_ARN": None,  # pull requests and main: no environment (OIDC sub pull_request / ref)
     "AWS_DEPLOY_ROLE_ARN": "production",
     "AWS_TRAIN_ROLE_ARN": "training",
+    "AWS_MONITOR_ROLE_ARN": "monitoring",
 }
 REUSABLE = {"_checks.yml", "_plan.yml", "_release.yml"}
 
@@ -64,6 +65,7 @@ def test_the_expected_workflows_exist(all_workflows: dict[str, Document]) -> Non
         "deploy.yml",
         "retrain.yml",
         "drift.yml",
+        "monitor.yml",
         "rollback.yml",
         *REUSABLE,
     }
@@ -79,6 +81,9 @@ def test_triggers(all_workflows: dict[str, Document]) -> None:
     assert {"data", "params", "min-accuracy"} <= set(retrain["workflow_dispatch"]["inputs"])
     drift = all_workflows["drift.yml"].triggers
     assert re.fullmatch(r"\d+ \d+ \* \* \*", drift["schedule"][0]["cron"]), "drift runs daily"
+    monitor = all_workflows["monitor.yml"].triggers
+    assert set(monitor) == {"schedule", "workflow_dispatch"}
+    assert re.fullmatch(r"\d+ \d+ \* \* \*", monitor["schedule"][0]["cron"]), "the monitor runs daily"
     assert set(all_workflows["rollback.yml"].triggers) == {"workflow_dispatch"}
     for name in REUSABLE:
         assert set(all_workflows[name].triggers) == {"workflow_call"}, name
@@ -205,6 +210,20 @@ def test_the_checks_run_every_make_target_that_ci_runs(all_workflows: dict[str, 
     assert {"test", "rehearse"} <= set(ci_targets)
     for target in [*ci_targets, "lint"]:
         assert f"make {target}" in run, f"_checks.yml runs no `make {target}` step"
+
+
+def test_the_monitor_fails_on_drift_and_is_skipped_without_its_role(all_workflows: dict[str, Document]) -> None:
+    job = all_workflows["monitor.yml"].jobs["monitor"]
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    setup, *rest = job["steps"]
+    assert "vars.AWS_MONITOR_ROLE_ARN" in setup["env"]["ROLE_ARN"]
+    assert all(step["if"] == "steps.setup.outputs.configured == 'true'" for step in rest)
+    judge = rest[-1]["run"]
+    assert "lambda_model monitor" in judge
+    assert '--summary-md "$GITHUB_STEP_SUMMARY"' in judge
+    assert re.search(r"1\)\s+echo \"::error title=Model drift::.*\"\s+exit 1", judge)
+    # The namespace the stack's function writes to: the stack's name, from the same variables as the stack's.
+    assert job["env"]["NAMESPACE"] == "${{ vars.STACK_NAME_PREFIX }}-${{ vars.STACK_ENVIRONMENT }}"
 
 
 # ------------------------------------------------------------------------------------------ job order

@@ -53,6 +53,8 @@ class Job:
     after_step: Callable[[Job, str, dict[str, str]], None] | None = None
     # In a called workflow: what the caller job was granted, the most this job's tokens may carry.
     caller_grants: Grants | None = None
+    # Called after each step that ran: what a stand-in did for it, added to the step's line of the log.
+    step_notes: Callable[[], list[str]] | None = None
 
     @property
     def definition(self) -> dict[str, Any]:
@@ -100,6 +102,10 @@ class Job:
                 outcome, outputs = ("success" if run.returncode == 0 else "failure"), run.outputs
                 self.records.append(StepRecord(name, outcome, run=run))
                 self.env.update(parse_outputs((self.workspace / ".github-github_env").read_text()))
+            notes = self.step_notes() if self.step_notes is not None else []
+            if notes:
+                record = self.records[-1]
+                record.note = "; ".join([*([record.note] if record.note else []), *notes])
             if step.get("id"):
                 context[f"steps.{step['id']}.outcome"] = outcome
                 for key, value in outputs.items():

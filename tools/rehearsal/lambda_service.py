@@ -1,6 +1,7 @@
 """What moto cannot do for the rehearsal: run an image function. Images are the serving stage assembled
 without Docker (rehearsal.image), registered in moto's ECR by a manifest whose digest stands for them;
-Lambda Invoke on any version or alias runs the handler of the image that version was published with.
+Lambda Invoke on any version or alias runs the handler of the image that version was published with, with
+the version's environment variables.
 
 Invoke goes through rehearsal.proxy in front of moto: every other request reaches moto unchanged.
 """
@@ -80,6 +81,8 @@ class Container:
 
     task_root: TaskRoot
     log_path: Path
+    # The version's configured environment variables (METRICS_NAMESPACE, MODEL_URI), over the image's ENV.
+    environment: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
     log: BinaryIO | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -108,7 +111,7 @@ class Container:
         return json.loads(line)
 
     def start(self) -> None:
-        command, env = self.task_root.command(RUNTIME_LOOP)
+        command, env = self.task_root.command(RUNTIME_LOOP, self.environment)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -227,7 +230,11 @@ class LambdaService:
         }
         with self.lock:
             if key not in self.containers:
-                self.containers[key] = Container(self.images[digest], self.log_dir / f"{name}-{version}.log")
+                # A version's configuration is immutable, so its container keeps the variables it started with.
+                environment = (configuration.get("Environment") or {}).get("Variables") or {}
+                self.containers[key] = Container(
+                    self.images[digest], self.log_dir / f"{name}-{version}.log", dict(environment)
+                )
             container = self.containers[key]
         return container.invoke(request), version
 

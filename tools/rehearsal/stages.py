@@ -9,7 +9,9 @@ replaced, and every replacement says what it does in the job's log:
   as a manifest; Lambda runs the handler from that assembled stage (rehearsal.lambda_service), as the PR
   smoke test does;
 - API Gateway: the stage is served on 127.0.0.1 from the API moto keeps (rehearsal.gateway), and the live
-  tests are pointed there.
+  tests are pointed there;
+- CloudWatch's metric extraction from EMF and GetMetricData's statistics: answered from the lines the handler
+  wrote by rehearsal.emf_metrics, which says so in the monitor job's log.
 After each stage, the AWS calls its jobs made are judged against the policies of the role that made them
 (rehearsal.permissions): moto enforces no IAM, so this is where a missing permission shows.
 """
@@ -22,13 +24,20 @@ import os
 import shutil
 import subprocess
 import traceback
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from lambda_model.registry.artifact import baseline_of, signature_of
+from lambda_model.registry.s3_store import S3Store
 from lambda_model.registry.store import NO_POINTER
-from rehearsal import gateway, image
+from lambda_model.training.data import load_dataset
+from rehearsal import emf_metrics, gateway, image
 from rehearsal.job import Job, oidc_subject, unsigned_token
 from rehearsal.lambda_service import LambdaService
 from rehearsal.permissions import RoleAudit
@@ -71,6 +80,12 @@ def handler(event, context):
     return _released_handler(event, context)
 """
 HANDLER_SOURCE = Path("app/lambda_model/serving/handler.py")
+MONITOR_STEP = "Judge the served model's drift from its metrics"
+# Traffic per monitor run: above the monitor's 500-record minimum, in full batches (the API's limit is 100).
+MONITOR_RECORDS, MONITOR_BATCH = 600, 100
+# The shifted traffic moves the signature's first feature by this many training standard deviations: with the
+# unshifted records still in the window, the measured PSI is ~0.7 for any iris feature (drift from 0.25).
+MONITOR_SHIFT_STDS = 2.0
 # What the workflows run from the checkout besides app/ and terraform/ (copied: the build writes app/model).
 CHECKOUT_LINKS = (".venv", ".github", "tests", "tools", "pyproject.toml", "Makefile", "requirements")
 
@@ -96,10 +111,12 @@ class Rehearsal:
     workspace: Path
     service: LambdaService
     audit: RoleAudit
+    metrics: emf_metrics.EmfMetrics
     scopes: dict[str, dict[str, str]] = field(default_factory=dict)  # GitHub variables by scope
     commits: int = 0
     run_number: int = 0
     gateways: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    api: tuple[gateway.Api, str] | None = None  # the last release's API and the URL serving it
 
     # -- the machine ------------------------------------------------------------------------------
     @classmethod
@@ -121,10 +138,11 @@ class Rehearsal:
             local_client(moto_endpoint, "lambda"), local_client(moto_endpoint, "ecr"), workspace / "containers"
         )
         audit = RoleAudit(local_client(moto_endpoint, "iam"), ACCOUNT, endpoint="")
+        metrics = emf_metrics.EmfMetrics(emf_metrics.log_lines(workspace / "containers"))
 
         def handle(request: ProxiedRequest, ask_moto: Callable[[], Reply]) -> Reply:
             audit.record(request)
-            return service.handle(request, ask_moto)
+            return metrics.handle(request, lambda: service.handle(request, ask_moto))
 
         with proxy_to(moto_endpoint, handle) as endpoint:
             audit.endpoint = endpoint
@@ -133,7 +151,7 @@ class Rehearsal:
             )
             (workspace / "terraform" / "bootstrap" / "moto_override.tf").write_text(provider_override(endpoint))
             (workspace / "terraformrc").write_text(cli_config(find_mirror(), plugin_cache_dir()))
-            rehearsal = cls(endpoint, moto_endpoint, workspace, service, audit)
+            rehearsal = cls(endpoint, moto_endpoint, workspace, service, audit, metrics)
             try:
                 with rehearsal.gateways:
                     yield rehearsal
@@ -196,7 +214,16 @@ class Rehearsal:
     def make_job(self, workflow: str, job_id: str, inputs: Mapping[str, str]) -> Job:
         if workflow == "_release.yml":
             inputs = {**inputs, **RELEASE_INPUTS}
-        job = Job(workflow, job_id, self.workspace, self.runner_env(), {}, self.actions(), after_step=self.after_step)
+        job = Job(
+            workflow,
+            job_id,
+            self.workspace,
+            self.runner_env(),
+            {},
+            self.actions(),
+            after_step=self.after_step,
+            step_notes=self.metrics.take_notes,
+        )
         # A job sees the repository's variables and those of its environment only.
         visible = {**self.variables, **self.scopes.get(job.environment or "", {})}
         job.context.update({f"vars.{name}": value for name, value in visible.items()})
@@ -278,6 +305,7 @@ class Rehearsal:
         invoke_url = context[f"steps.{step_id}.outputs.endpoint-url"]
         api = gateway.Api.read(self.client("apigateway"), self.client("lambda"), invoke_url)
         local_url = self.gateways.enter_context(gateway.serving(api, local_client(self.endpoint, "lambda")))
+        self.api = (api, local_url)
         context[f"steps.{step_id}.outputs.endpoint-url"] = local_url
         job.records[-1].note = f"API Gateway stand-in: {invoke_url} served at {local_url}"
 
@@ -468,6 +496,74 @@ class Rehearsal:
             )
         return "terraform plan -detailed-exitcode: no changes", log
 
+    def send_traffic(self, records: list[dict[str, float]]) -> None:
+        """POST /predict through the API Gateway stand-in of the last release, in full batches, as clients do."""
+        if self.api is None:
+            raise StageFailed("no release has served the API yet: there is nothing to send traffic to")
+        api, url = self.api
+        headers = {"Content-Type": "application/json"}
+        if any(route.api_key_required for route in api.routes):
+            headers["x-api-key"] = sorted(api.api_keys)[0]
+        for start in range(0, len(records), MONITOR_BATCH):
+            body = json.dumps(records[start : start + MONITOR_BATCH]).encode()
+            # The stand-in's own http:// URL, never a caller's.
+            request = urllib.request.Request(f"{url}/predict", data=body, headers=headers, method="POST")  # noqa: S310
+            try:
+                with urllib.request.urlopen(request, timeout=30):  # noqa: S310
+                    pass
+            except urllib.error.HTTPError as error:
+                raise StageFailed(f"POST /predict answered {error.code}: {error.read()[:300]!r}") from None
+
+    def monitor_traffic(self) -> tuple[list[dict[str, float]], list[dict[str, float]], str]:
+        """Records resampled from the served model's training data, and the same records with the signature's
+        first feature shifted by MONITOR_SHIFT_STDS of its training standard deviations (from the baseline)."""
+        store = S3Store(self.variables["MODEL_BUCKET"], "models", client=self.client("s3"))
+        version = store.current_version()
+        if version is None:
+            raise StageFailed("no model is promoted: there is no served model to monitor")
+        metadata = store.read_metadata(version)
+        signature, baseline = signature_of(metadata), baseline_of(metadata)
+        if baseline is None:
+            raise StageFailed(f"model {version} has no baseline: the handler writes no bins to monitor")
+        data = load_dataset(metadata["data"]["source"], metadata["data"]["label_column"])
+        rows = data.features[np.random.default_rng(16).integers(0, len(data.features), MONITOR_RECORDS)]
+        order = [data.feature_names.index(name) for name in signature.names]
+        rows = rows[:, order]
+        shifted = rows.copy()
+        shifted[:, 0] += MONITOR_SHIFT_STDS * baseline.features[0].std
+
+        def as_records(matrix: np.ndarray) -> list[dict[str, float]]:
+            return [dict(zip(signature.names, map(float, row), strict=True)) for row in matrix]
+
+        return as_records(rows), as_records(shifted), signature.names[0]
+
+    def model_monitor(self) -> tuple[str, str]:
+        """monitor.yml after traffic through the API: records resampled from the training data pass the monitor;
+        after as many again with one feature shifted, the run fails with drift on that feature. GetMetricData
+        is answered from the handler's EMF lines by rehearsal.emf_metrics (moto extracts no EMF)."""
+        unshifted, shifted, feature = self.monitor_traffic()
+        self.send_traffic(unshifted)
+        passing = self.play("monitor.yml")
+        summary = passing.job("monitor").stdout()
+        log = f"{passing.log()}\n{summary}"
+        if not passing.succeeded or "no drift" not in summary:
+            raise StageFailed(f"the monitor did not pass {len(unshifted)} resampled training records\n{log}")
+        if "EMF stand-in" not in log:
+            raise StageFailed(f"the monitor's GetMetricData was not answered by the EMF stand-in\n{log}")
+        self.send_traffic(shifted)
+        failing = self.play("monitor.yml")
+        log += "\n" + failing.log()
+        job = failing.job("monitor")
+        failed = [record.name for record in job.records if record.outcome == "failure"]
+        if failing.succeeded or failed != [MONITOR_STEP] or f"drift: {feature} (PSI" not in job.stdout():
+            raise StageFailed(f"the monitor did not fail with drift on {feature} (failed steps {failed})\n{log}")
+        return (
+            f"{len(unshifted)} resampled records: no drift; {len(shifted)} more with {feature} "
+            f"+{MONITOR_SHIFT_STDS:g} std: the monitor failed with drift on {feature} "
+            "(GetMetricData from the handler's EMF lines, by the stand-in)",
+            log,
+        )
+
     def failing_gate(self) -> tuple[str, str]:
         """retrain.yml with parameters that cannot learn: the gate fails the train job, so the release job
         (needs: train) never starts and the promoted model stays."""
@@ -493,6 +589,7 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("failing release", "failing_release"),
     ("manual rollback", "manual_rollback"),
     ("drift check", "drift_check"),
+    ("model monitor", "model_monitor"),
     ("retrain, gate fails", "failing_gate"),
 )
 

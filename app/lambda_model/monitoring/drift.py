@@ -86,9 +86,9 @@ class DriftReport:
             return f"drift: {names} at or above PSI {self.thresholds.psi_act:g}"
         return f"no drift: every PSI below {self.thresholds.psi_act:g}"
 
-    def markdown(self) -> str:
+    def markdown(self, title: str = "Drift check") -> str:
         lines = [
-            f"### Drift check: {self.verdict()}",
+            f"### {title}: {self.verdict()}",
             "",
             "| | records | PSI | KS | reading |",
             "| --- | --- | --- | --- | --- |",

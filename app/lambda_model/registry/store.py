@@ -22,6 +22,7 @@ import tempfile
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from lambda_model.registry.artifact import METADATA_FILE, ArtifactError, verify
 
@@ -128,6 +129,21 @@ class ModelStore(ABC):
             self._discard_local_copy(folder)
             raise StoreError(f"{self.version_uri(version)} is not a usable model: {error}") from None
         return folder
+
+    def read_metadata(self, version: str) -> dict[str, Any]:
+        """One version's metadata.json, without downloading its model (the monitor needs only the baseline).
+
+        Read-only: the monitor role may read metadata.json and nothing else of a version. Its checksums of the
+        signature and the baseline are checked by the caller (artifact.signature_of / baseline_of).
+        """
+        raw = self.read_file(f"{VERSIONS_DIR}/{version}", METADATA_FILE)
+        try:
+            document = json.loads(raw)
+        except ValueError:
+            raise StoreError(f"{self.version_uri(version)}/{METADATA_FILE} is not JSON") from None
+        if not isinstance(document, dict) or document.get("version") != version:
+            raise StoreError(f"{self.version_uri(version)}/{METADATA_FILE} does not describe version {version}")
+        return document
 
     def fetch_current(self, cache_dir: Path = DEFAULT_CACHE_DIR) -> Path:
         version = self.current_version()

@@ -45,7 +45,7 @@ _METRIC_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 def contract() -> dict[str, Any]:
     """Every name the handler can emit, as Terraform's dashboard and alarms may use them.
 
-    terraform/handler_metrics.json is this, written out (tests/unit/test_metrics.py keeps it in sync),
+    terraform/handler_metrics.json is this, written out (tests/unit/test_monitoring.py keeps it in sync),
     so a `terraform test` can check each name the dashboard and alarms use against what is emitted.
     """
     return {

@@ -52,14 +52,15 @@ run "oidc_trust" {
     condition = {
       for key, role in aws_iam_role.github : key => jsondecode(role.assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"]
       } == {
-      plan   = ["repo:octo-org/lambda-model:pull_request", "repo:octo-org/lambda-model:ref:refs/heads/main"]
-      deploy = ["repo:octo-org/lambda-model:environment:production"]
-      train  = ["repo:octo-org/lambda-model:environment:training"]
+      plan    = ["repo:octo-org/lambda-model:pull_request", "repo:octo-org/lambda-model:ref:refs/heads/main"]
+      deploy  = ["repo:octo-org/lambda-model:environment:production"]
+      train   = ["repo:octo-org/lambda-model:environment:training"]
+      monitor = ["repo:octo-org/lambda-model:environment:monitoring"]
     }
-    error_message = "sub: plan for pull requests and main, deploy only from the production environment, train only from the training environment."
+    error_message = "sub: plan for pull requests and main, deploy only from the production environment, train only from the training environment, monitor only from the monitoring environment."
   }
   assert {
-    condition     = toset([for role in aws_iam_role.github : role.name]) == toset(["lambda-model-prod-github-plan", "lambda-model-prod-github-deploy", "lambda-model-prod-github-train"])
+    condition     = toset([for role in aws_iam_role.github : role.name]) == toset(["lambda-model-prod-github-plan", "lambda-model-prod-github-deploy", "lambda-model-prod-github-train", "lambda-model-prod-github-monitor"])
     error_message = "Role names derive from the stack's prefix and environment."
   }
 }
@@ -75,9 +76,10 @@ run "immutable_subject_claims" {
     condition = {
       for key, role in aws_iam_role.github : key => jsondecode(role.assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"]
       } == {
-      plan   = ["repo:octo-org@123456/lambda-model@456789:pull_request"]
-      deploy = ["repo:octo-org@123456/lambda-model@456789:environment:production"]
-      train  = ["repo:octo-org@123456/lambda-model@456789:environment:training"]
+      plan    = ["repo:octo-org@123456/lambda-model@456789:pull_request"]
+      deploy  = ["repo:octo-org@123456/lambda-model@456789:environment:production"]
+      train   = ["repo:octo-org@123456/lambda-model@456789:environment:training"]
+      monitor = ["repo:octo-org@123456/lambda-model@456789:environment:monitoring"]
     }
     error_message = "With the IDs set, only the immutable form repo:owner@ID/name@ID:... is trusted; plan_from_main = false drops main."
   }
@@ -134,6 +136,36 @@ run "dashboard_and_saved_queries" {
     )) == 2
     error_message = "The plan role's refresh reads the dashboard and the saved queries, and writes neither."
   }
+}
+
+run "monitor_role_reads_the_served_metadata_and_metrics_only" {
+  assert {
+    condition = { for s in jsondecode(aws_iam_role_policy.github["monitor"].policy).Statement : s.Sid => s.Action if s.Effect == "Allow" } == {
+      ReadServedModelMetadata  = ["s3:GetObject"]
+      TellMissingFromForbidden = ["s3:ListBucket"]
+      ReadMetrics              = ["cloudwatch:GetMetricData"]
+    }
+    error_message = "The monitor may read objects, list the bucket and read metrics: nothing else, and it writes nothing."
+  }
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.github["monitor"].policy).Statement : s.Resource if s.Sid == "ReadServedModelMetadata"][0] == [
+      "arn:aws:s3:::lambda-model-prod-models-123456789012/models/current",
+      "arn:aws:s3:::lambda-model-prod-models-123456789012/models/versions/*/metadata.json",
+    ]
+    error_message = "The only objects the monitor reads are the pointer and the versions' metadata.json, never a model file or data."
+  }
+  assert {
+    condition     = output.github_variables.monitoring == { AWS_MONITOR_ROLE_ARN = output.monitor_role_arn }
+    error_message = "The monitor's role ARN is a variable of the monitoring environment."
+  }
+}
+
+run "monitoring_environment_is_its_own" {
+  command = plan
+  variables {
+    monitoring_environment = "training"
+  }
+  expect_failures = [var.monitoring_environment]
 }
 
 run "deploy_role_scope" {
