@@ -11,6 +11,7 @@ import json
 import math
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,46 +22,30 @@ class UsageError(Exception):
     """A command-line problem the user can fix; printed without a traceback, exit code 2."""
 
 
-def share(text: str) -> float:
-    """A gate threshold: a finite number within [0, 1]. NaN would compare false and let every model pass."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 1:  # false for NaN as well as for values outside the range
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number within [0, 1]")
-    return value
+def _checked_number(convert: Callable[[str], Any], noun: str, accept: Callable[[Any], bool], requirement: str):
+    """An argparse type: the text as `convert` reads it, refused unless `accept` holds, in one line either way."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {requirement}")
+        return value
+
+    return parse
 
 
-def positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < math.inf:  # false for NaN too
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number above 0")
-    return value
-
-
-def positive_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not at least 1")
-    return value
-
-
-def port_number(text: str) -> int:
-    """A TCP port; $PORT reaches here as the option's default, so a bad value is reported like a bad --port."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not a port number (1-65535)")
-    return port
+# A gate threshold. NaN compares false both ways, so a range test written as "accept" refuses it, where a
+# test for "outside the range" would let it (and with it every model) through.
+share = _checked_number(float, "a number", lambda value: 0 <= value <= 1, "a finite number within [0, 1]")
+positive = _checked_number(float, "a number", lambda value: 0 < value < math.inf, "a finite number above 0")
+positive_count = _checked_number(int, "a whole number", lambda value: value >= 1, "at least 1")
+# $PORT reaches here as --port's default, so a bad value is reported like a bad --port.
+port_number = _checked_number(
+    int, "a port number (1-65535)", lambda value: 1 <= value <= 65535, "a port number (1-65535)"
+)
 
 
 def writable_file(path: str | None, option: str) -> None:
@@ -275,6 +260,14 @@ OPENAPI_YAML_HEADER = (
 )
 
 
+def add_drift_thresholds(command: argparse.ArgumentParser, min_records_help: str) -> None:
+    """What `drift` and `monitor` judge by: the same options, so the CLI and the daily monitor agree."""
+    command.add_argument(
+        "--psi-threshold", type=positive, default=0.25, help="PSI from which a feature has drifted (0.25)"
+    )
+    command.add_argument("--min-records", type=positive_count, default=500, help=min_records_help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lambda_model.serving import offline
 
@@ -371,12 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--model", default=default_model_uri(), help="model URI (default: %(default)s)")
     drift.add_argument("--data", required=True, help="CSV of inputs (local or s3://); a label column is ignored")
     drift.add_argument("--label", help="the CSV's label column to ignore (default: the model's)")
-    drift.add_argument(
-        "--psi-threshold", type=positive, default=0.25, help="PSI from which a feature has drifted (0.25)"
-    )
-    drift.add_argument(
-        "--min-records", type=positive_count, default=500, help="fewest records that can be judged (500)"
-    )
+    add_drift_thresholds(drift, "fewest records that can be judged (500)")
     drift.add_argument("--summary-md", metavar="FILE", help="append the table as markdown (e.g. $GITHUB_STEP_SUMMARY)")
 
     monitor = add(
@@ -394,12 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     monitor.add_argument(
         "--window", default="1d,7d", help="comma-separated windows ending now, in h or d (default: %(default)s)"
     )
-    monitor.add_argument(
-        "--psi-threshold", type=positive, default=0.25, help="PSI from which a feature has drifted (0.25)"
-    )
-    monitor.add_argument(
-        "--min-records", type=positive_count, default=500, help="fewest records a window needs to be judged (500)"
-    )
+    add_drift_thresholds(monitor, "fewest records a window needs to be judged (500)")
     monitor.add_argument(
         "--summary-md", metavar="FILE", help="append the tables as markdown (e.g. $GITHUB_STEP_SUMMARY)"
     )
