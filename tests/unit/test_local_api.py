@@ -50,6 +50,14 @@ def exchange(local_api: str, raw_request: bytes) -> tuple[bytes, bytes]:
     return head, body
 
 
+def refusal(local_api: str, raw_request: bytes, status: bytes) -> dict:
+    """The JSON error of a request the server refuses with `status` before the handler, closing the connection."""
+    head, body = exchange(local_api, raw_request)
+    assert head.startswith(b"HTTP/1.1 " + status), head
+    assert b"Connection: close" in head
+    return json.loads(body)["error"]
+
+
 def test_a_request_becomes_a_rest_api_proxy_event():
     event = to_event("POST", "/predict?debug=1", {"Content-Type": "application/json"}, b'{"a": 1}')
     assert event["httpMethod"] == "POST"
@@ -86,11 +94,9 @@ def test_an_oversized_upload_is_refused_with_its_declared_size(local_api):
 
 def test_a_huge_content_length_is_refused_at_once_without_waiting_for_the_body(local_api):
     started = time.monotonic()
-    head, body = exchange(local_api, b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n{}")
+    error = refusal(local_api, b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n{}", b"413")
     assert time.monotonic() - started < SHORT_SOCKET_TIMEOUT_SECONDS, "answered before the socket timeout"
-    assert head.startswith(b"HTTP/1.1 413")
-    assert b"Connection: close" in head
-    assert json.loads(body)["error"] == {
+    assert error == {
         "code": "payload_too_large",
         "message": "the body is 99,999,999,999 bytes; the limit is 65,536",
     }
@@ -124,18 +130,13 @@ def test_a_body_of_exactly_the_limit_is_read_and_passed_on(local_api):
     ],
 )
 def test_a_content_length_that_is_not_one_byte_count_is_a_json_400_and_closes_the_connection(local_api, content_length):
-    head, body = exchange(local_api, b"POST /predict HTTP/1.1\r\nHost: x\r\n" + content_length + b"\r\n\r\n{}")
-    assert head.startswith(b"HTTP/1.1 400")
-    assert b"Connection: close" in head
-    assert json.loads(body)["error"]["code"] == "invalid_request"
+    raw = b"POST /predict HTTP/1.1\r\nHost: x\r\n" + content_length + b"\r\n\r\n{}"
+    assert refusal(local_api, raw, b"400")["code"] == "invalid_request"
 
 
 def test_a_body_framed_both_chunked_and_by_length_is_refused(local_api):
     smuggled = b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
-    head, body = exchange(local_api, b"POST /predict HTTP/1.1\r\nHost: x\r\n" + smuggled)
-    assert head.startswith(b"HTTP/1.1 400")
-    assert b"Connection: close" in head
-    assert json.loads(body)["error"] == {
+    assert refusal(local_api, b"POST /predict HTTP/1.1\r\nHost: x\r\n" + smuggled, b"400") == {
         "code": "invalid_request",
         "message": "the request has both a Transfer-Encoding and a Content-Length header",
     }
