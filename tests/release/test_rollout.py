@@ -24,6 +24,7 @@ from typing import Any
 import boto3
 import pytest
 
+from lambda_model.serving.routes import ROUTES
 from lambda_release import rollout
 from rehearsal.proxy import ProxiedRequest, Reply, json_reply, proxy_to
 
@@ -635,13 +636,15 @@ def test_the_pre_traffic_check_invokes_the_new_version_not_the_alias(
 ) -> None:
     recorded = Recorded()
     with faulty_endpoint(moto_endpoint, invoke=serving.handler, recorded=recorded) as endpoint:
-        result = run_rollout(aws, tmp_path, *canary_arguments(function, alarms, "0.01"), endpoint=endpoint)
+        arguments = canary_arguments(function, alarms, "0", "--all-at-once")
+        result = run_rollout(aws, tmp_path, *arguments, endpoint=endpoint)
 
     assert result.exit_code == 0, result.stderr
     invoked = [path for method, path, _ in recorded.requests if method == "POST" and path.endswith("/invocations")]
     assert invoked
     assert all(path.endswith(f"/functions/{function.name}/invocations") for path in invoked)
-    assert len(invoked) == 4  # health, one record, a batch, a missing feature
+    # The health route once (the probes are built from it), then every other probe of every route.
+    assert len(invoked) == len(rollout.pre_traffic_check(serving.handler)[1])
 
 
 def test_update_alias_sends_the_revision_id_it_read(
@@ -723,7 +726,40 @@ def test_the_cleanup_rollback_ends_a_canary_left_behind(
 
 
 def test_the_pre_traffic_check_passes_the_real_handler(serving: Any) -> None:
-    assert rollout.pre_traffic_check(serving.handler) == serving.model.get().version
+    assert rollout.pre_traffic_check(serving.handler)[0] == serving.model.get().version
+
+
+def test_the_pre_traffic_check_calls_every_route_of_the_route_table(serving: Any) -> None:
+    sent: list[tuple[str, str]] = []
+
+    def recording(event: dict[str, Any]) -> dict[str, Any]:
+        sent.append((event["httpMethod"], event["path"]))
+        return serving.handler(event)
+
+    rollout.pre_traffic_check(recording)
+
+    assert set(sent) == {(method, path) for path, methods in ROUTES.items() for method in methods}
+
+
+def test_the_pre_traffic_check_fails_on_a_broken_root_route(serving: Any) -> None:
+    # The rehearsal's "failing release": POST / raises, /predict and /health still answer.
+    def broken_root(event: dict[str, Any]) -> dict[str, Any]:
+        if event["path"] == "/":
+            return {"statusCode": 502, "headers": {}, "body": json.dumps({"message": "Internal server error"})}
+        return serving.handler(event)
+
+    with pytest.raises(rollout.PreTrafficFailure, match="POST / answered 502"):
+        rollout.pre_traffic_check(broken_root)
+
+
+def test_a_route_without_probes_is_refused_not_skipped(serving: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def unprobed(request: Any, model: Any) -> Any:
+        raise AssertionError("never called: the check refuses before it")
+
+    monkeypatch.setitem(ROUTES, "/explain", {"POST": unprobed})
+
+    with pytest.raises(rollout.PreTrafficFailure, match="POST /explain is served by unprobed, which has no probes"):
+        rollout.pre_traffic_check(serving.handler)
 
 
 def test_the_pre_traffic_check_builds_its_requests_from_the_served_signature(cancer_serving: Any) -> None:
@@ -733,7 +769,7 @@ def test_the_pre_traffic_check_builds_its_requests_from_the_served_signature(can
         sent.append(event)
         return cancer_serving.handler(event)
 
-    assert rollout.pre_traffic_check(recording) == cancer_serving.model.get().version
+    assert rollout.pre_traffic_check(recording)[0] == cancer_serving.model.get().version
     single = json.loads(sent[1]["body"])
     assert single == cancer_serving.model.get().signature.example_record()
     assert "worst_fractal_dimension" not in json.loads(sent[3]["body"])

@@ -42,7 +42,15 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_release.probes import Probes, SignatureUnreadable
+from lambda_release.probes import (
+    Probes,
+    RouteProbe,
+    SignatureUnreadable,
+    WrongAnswer,
+    check_health,
+    health_route,
+    route_probes,
+)
 
 EXIT_OK = 0
 EXIT_VERIFICATION_FAILED = 1
@@ -358,45 +366,24 @@ def _answer(invoke: Invoker, event: dict[str, Any], status: int) -> dict[str, An
     return body
 
 
-def _check_prediction(prediction: Any, classes: Sequence[str], where: str) -> None:
-    if not isinstance(prediction, dict) or prediction.get("label") not in classes:
-        raise PreTrafficFailure(f"{where}: prediction {prediction!r} is not one of the model's classes {classes}")
-    probability = prediction.get("probability")
-    if not isinstance(probability, int | float) or not 0 <= probability <= 1:
-        raise PreTrafficFailure(f"{where}: probability {probability!r} is not within [0, 1]")
+def pre_traffic_check(invoke: Invoker) -> tuple[str, list[RouteProbe]]:
+    """The contract, through the events API Gateway sends, on every route of the serving route table.
 
-
-def pre_traffic_check(invoke: Invoker) -> str:
-    """The contract, through the events API Gateway sends: health, one record, a batch, a client error.
-
-    The requests are built from the signature the new version's /health reports, so they fit whatever
-    model it serves. Returns that model's version. Any wrong answer raises PreTrafficFailure.
+    The requests are built from the signature the new version's health route reports, so they fit whatever
+    model it serves. Returns that model's version and the probes sent (the canary's synthetic traffic sends
+    them again, through the API). Any wrong answer raises PreTrafficFailure.
     """
-    health = _answer(invoke, proxy_event("GET", "/health"), 200)
-    model = health.get("model") if isinstance(health.get("model"), dict) else {}
-    if health.get("status") != "ok" or not model.get("version"):
-        raise PreTrafficFailure(f"GET /health: not a healthy model: {health!r}"[:300])
+    method, path = health_route()
+    health = _answer(invoke, proxy_event(method, path), 200)
     try:
-        probes = Probes.from_health(health)
-    except SignatureUnreadable as error:
+        check_health(health, f"{method} {path}")
+        probes = route_probes(Probes.from_health(health))
+        for probe in probes:
+            if (probe.method, probe.path, probe.body) != (method, path, None):  # the health route was just checked
+                probe.check(_answer(invoke, proxy_event(probe.method, probe.path, probe.body), probe.status))
+    except (WrongAnswer, SignatureUnreadable) as error:
         raise PreTrafficFailure(str(error)[:300]) from None
-    single = _answer(invoke, proxy_event("POST", "/predict", probes.record), 200)
-    _check_prediction(single.get("prediction"), probes.classes, "POST /predict")
-    batch = _answer(invoke, proxy_event("POST", "/predict", probes.batch()), 200)
-    predictions = batch.get("predictions")
-    if not isinstance(predictions, list) or len(predictions) != len(probes.batch()):
-        raise PreTrafficFailure(f"POST /predict (batch of 2): {predictions!r} is not two predictions"[:300])
-    for prediction in predictions:
-        _check_prediction(prediction, probes.classes, "POST /predict (batch)")
-    left_out, missing = probes.missing()
-    error = _answer(invoke, proxy_event("POST", "/predict", missing), 400).get("error")
-    if (
-        not isinstance(error, dict)
-        or error.get("code") != "missing_feature"
-        or left_out not in error.get("message", "")
-    ):
-        raise PreTrafficFailure(f"POST /predict without {left_out}: {error!r} is not a missing_feature error naming it")
-    return str(model["version"])
+    return str(health["model"]["version"]), probes
 
 
 def resolve_alarms(cloudwatch: Any, canary: Canary) -> list[str]:
@@ -532,7 +519,7 @@ def deploy(
     if result.version == result.previous_version:
         return verify_in_place(build(result), result, outcome, verify_command)
     try:
-        model_version = pre_traffic_check(build(result))
+        model_version, _ = pre_traffic_check(build(result))
     except (PreTrafficFailure, ClientError, BotoCoreError) as error:
         log(f"pre-traffic check of version {result.version} failed, the alias was not moved: {error}")
         return {**outcome, "outcome": f"pre-traffic check failed: {error}"[:500]}
@@ -591,7 +578,7 @@ def verify_in_place(
     failed = {**outcome, "status": "failed-no-rollback-target", "live_version": result.version}
     advice = "fix forward (merge a fix, or retrain) or roll back by hand to a version you name"
     try:
-        model_version = pre_traffic_check(invoke)
+        model_version, _ = pre_traffic_check(invoke)
     except (PreTrafficFailure, ClientError, BotoCoreError) as error:
         reason = f"pre-traffic check failed: {error}"
     else:
