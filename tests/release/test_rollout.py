@@ -923,6 +923,16 @@ def test_the_pre_traffic_check_fails_on_a_broken_root_route(serving: Any) -> Non
         rollout.pre_traffic_check(broken_root)
 
 
+def test_a_version_that_raises_on_a_route_is_named_with_that_route(serving: Any) -> None:
+    def raising_root(event: dict[str, Any]) -> dict[str, Any]:
+        if event["path"] == "/":
+            raise rollout.PreTrafficFailure("version 3 raised: RuntimeError")
+        return serving.handler(event)
+
+    with pytest.raises(rollout.PreTrafficFailure, match=r"^POST /: version 3 raised: RuntimeError$"):
+        rollout.pre_traffic_check(raising_root)
+
+
 def test_a_route_without_probes_is_refused_not_skipped(serving: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     def unprobed(request: Any, model: Any) -> Any:
         raise AssertionError("never called: the check refuses before it")

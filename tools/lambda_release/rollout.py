@@ -383,7 +383,10 @@ def proxy_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
 def _answer(invoke: Invoker, event: dict[str, Any], status: int) -> dict[str, Any]:
     """Send one event; the proxy response must have `status` and a JSON body, which is returned."""
     where = f"{event['httpMethod']} {event['path']}"
-    response = invoke(event)
+    try:
+        response = invoke(event)
+    except PreTrafficFailure as error:  # the version raised or answered no JSON: say on which route
+        raise PreTrafficFailure(f"{where}: {error}") from None
     if not isinstance(response, dict) or response.get("statusCode") != status:
         code = response.get("statusCode") if isinstance(response, dict) else None
         raise PreTrafficFailure(f"{where} answered {code}, expected {status}: {str(response)[:300]}")
