@@ -762,6 +762,9 @@ def deploy(
     """
     alarms = [] if canary.all_at_once else resolve_alarms(cloudwatch, canary)
     metrics = per_version_metrics(cloudwatch, alarms) if alarms else []
+    if metrics:
+        watched = ", ".join(f"{metric.alarm} ({metric.metric})" for metric in metrics)
+        log(f"canary: the per-version alarms {watched} must have data for the new version")
     if alarms and (already := firing(cloudwatch, alarms)):
         raise RolloutError(
             f"alarms already firing: {', '.join(already)}; a canary could not tell the new version's failures "
