@@ -161,6 +161,15 @@ locals {
       Resource = ["${local.function_arn}:*"]
     },
     {
+      # The canary reads the new version's Invocations and its per-version alarms' metrics (ExecutedVersion)
+      # to tell a quiet canary from one no request reached. GetMetricData has no resource-level permissions
+      # (the Service Authorization Reference lists only *), so it cannot be scoped to the stack's metrics.
+      Sid      = "ReadCanaryMetrics"
+      Effect   = "Allow"
+      Action   = ["cloudwatch:GetMetricData"]
+      Resource = ["*"]
+    },
+    {
       # No UpdateAssumeRolePolicy: rewriting the function role's trust to name the deploy role is the first
       # step of making itself admin. The trust is set once, by CreateRole; changing it is an admin's change.
       Sid    = "ManageFunctionRole"

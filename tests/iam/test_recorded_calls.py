@@ -168,6 +168,22 @@ def stack_function(endpoint: str) -> str:
             ComparisonOperator="GreaterThanOrEqualToThreshold",
         )
         clients["cloudwatch"].set_alarm_state(AlarmName=name, StateValue="OK", StateReason="quiet")
+    # What Lambda would publish for the canary's traffic to version 2 (moto runs no image function and
+    # publishes no Lambda metrics): the rollout's GetMetricData finds the invocations its canary needs.
+    clients["cloudwatch"].put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {
+                "MetricName": "Invocations",
+                "Dimensions": [
+                    {"Name": "FunctionName", "Value": FUNCTION},
+                    {"Name": "Resource", "Value": f"{FUNCTION}:live"},
+                    {"Name": "ExecutedVersion", "Value": "2"},
+                ],
+                "Value": 1.0,
+            }
+        ],
+    )
     return repository
 
 
@@ -186,7 +202,7 @@ def rollout_calls(recording_moto: str, recorder: Recorder, model_dir: Path) -> l
             alarms = [argument for name in CANARY_ALARMS for argument in ("--alarm", name)]
             deployed = release(
                 endpoint, "deploy", "--function", FUNCTION, "--alias", "live", "--image-uri", f"{repository}:new",
-                "--canary-share", "0.2", "--canary-minutes", "0.02", *alarms,
+                "--canary-share", "0.2", "--canary-minutes", "0.02", *alarms, "--min-canary-invocations", "1",
                 "--alarm-poll-interval", "0.05", "--poll-interval", "0.05", "--", sys.executable, "-c", "pass",
             )  # fmt: skip
             assert deployed.returncode == 0, deployed.stdout + deployed.stderr
@@ -362,7 +378,7 @@ def test_the_scenarios_made_the_calls_they_are_meant_to_check(reports: list[Role
         "lambda:PublishVersion",
         "lambda:UpdateAlias",
     } <= deploy.actions
-    assert {"lambda:InvokeFunction", "cloudwatch:DescribeAlarms"} <= deploy.actions
+    assert {"lambda:InvokeFunction", "cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"} <= deploy.actions
     assert {"s3:GetObject", "s3:PutObject", "s3:ListBucket"} <= train.actions
     assert {"s3:GetObject", "s3:ListBucket"} <= function.actions  # ListBucket: the 404 of "no model yet"
     # The monitor reads the pointer and one metadata.json (ListBucket: S3's 404-or-403 check), then metrics.

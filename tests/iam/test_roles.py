@@ -58,9 +58,10 @@ NEEDED = [
     ("deploy", Request("logs:CreateLogGroup", EXECUTION_LOGS, tags("RequestTag", STACK_TAGS))),
     ("deploy", Request("logs:PutRetentionPolicy", EXECUTION_LOGS, tags("ResourceTag", STACK_TAGS))),
     ("deploy", Request("logs:DeleteLogGroup", EXECUTION_LOGS, tags("ResourceTag", STACK_TAGS))),
-    # The rollout: pre-traffic invoke of the version, canary alarms, weighted alias.
+    # The rollout: pre-traffic invoke of the version, canary alarms and the new version's metrics, weighted alias.
     ("deploy", Request("lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}:7")),
     ("deploy", Request("cloudwatch:DescribeAlarms", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{STACK}-errors")),
+    ("deploy", Request("cloudwatch:GetMetricData", "*")),
     ("deploy", Request("lambda:UpdateAlias", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}:live")),
     # Apply creates the function role only inside the boundary, and passes it to Lambda only.
     ("deploy", Request("iam:CreateRole", FUNCTION_ROLE, {"iam:PermissionsBoundary": BOUNDARY})),
@@ -117,8 +118,6 @@ REFUSED = [
     ("deploy", Request("logs:CreateLogGroup", EXECUTION_LOGS)),
     # KMS only through ECR.
     ("deploy", Request("kms:CreateGrant", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/k")),
-    # Only the monitor reads metrics.
-    ("deploy", Request("cloudwatch:GetMetricData", "*")),
     # Training never moves the pointer nor rewrites a version.
     ("train", Request("s3:PutObject", f"{MODEL_BUCKET}/models/current")),
     ("train", Request("s3:DeleteObject", f"{MODEL_BUCKET}/models/versions/v1/model.onnx")),

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from lambda_release import rollout
+from rehearsal.emf_metrics import EmfMetrics
 from rehearsal.image import TaskRoot
 from rehearsal.lambda_service import Container, LambdaService, image_manifest, split_qualifier
 from rehearsal.proxy import proxy_to
@@ -157,3 +160,32 @@ def test_an_answer_later_than_the_timeout_is_a_timeout_and_a_new_container(tmp_p
         assert container.process is not first
     finally:
         container.stop()
+
+
+def test_invocations_through_the_alias_are_counted_by_executed_version_for_the_canary(function, monkeypatch):
+    """What the release's canary reads (Invocations and per-version data by ExecutedVersion), answered by the
+    EMF stand-in from the Lambda stand-in's counts: moto publishes no Lambda metrics."""
+    name, lambda_, admin, service = function
+    since = datetime.now(UTC)
+    admin.update_alias(FunctionName=name, Name="live", RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})
+    draws = iter([0.2, 0.7, 0.1])  # version 2, 1, 2
+    monkeypatch.setattr("rehearsal.lambda_service.random.random", lambda: next(draws))
+    for _ in range(3):
+        invoke(lambda_, name, {}, Qualifier="live")
+    invoke(lambda_, name, {"fail": True}, Qualifier="2")  # a pre-traffic call: by number, not through the alias
+    stand_in = EmfMetrics(lambda: (), lambda_metrics=service.lambda_metrics)
+    errors = rollout.VersionMetric("AWS/Lambda", "Errors", (("FunctionName", name), ("Resource", f"{name}:live")), "e")
+
+    with proxy_to(lambda_.meta.endpoint_url, stand_in.handle) as endpoint:
+        cloudwatch = local_client(endpoint, "cloudwatch")
+        evidence = {
+            version: rollout.canary_evidence(cloudwatch, rollout.Target(name, "live"), version, since, [errors])
+            for version in ("1", "2", "3")
+        }
+
+    assert evidence == {
+        "1": rollout.Evidence(1, ()),
+        "2": rollout.Evidence(2, ()),
+        "3": rollout.Evidence(0, ("e",)),
+    }
+    assert "Lambda stand-in's" in stand_in.take_notes()[0]

@@ -24,8 +24,11 @@ from typing import Any
 import boto3
 import pytest
 
+from lambda_model.serving.routes import ROUTES
 from lambda_release import rollout
 from rehearsal.proxy import ProxiedRequest, Reply, json_reply, proxy_to
+from tests.support.canary_api import CanaryApi
+from tests.support.canary_api import serving as serving_api
 
 TRUST_POLICY = json.dumps(
     {
@@ -474,7 +477,8 @@ def lambda_endpoint(moto_endpoint: str, serving: Any) -> Iterator[str]:
 
 @dataclass
 class Alarms:
-    """Three metric alarms named like Terraform's canary alarms, OK to start with."""
+    """Alarms shaped like Terraform's canary alarms, OK to start with: two per-version Metrics Insights queries
+    (the worst version behind the alias, grouped by ExecutedVersion) and one alias-wide metric alarm."""
 
     client: Any
     prefix: str
@@ -484,18 +488,37 @@ class Alarms:
         self.client.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="test: the canary errs")
 
 
+def per_version_query(metric: str, function: str, where: str | None = None) -> list[dict[str, Any]]:
+    """terraform/alarms.tf's query for `metric` (its per_executed_version tail)."""
+    pinned = f"FunctionName = '{function}' AND Resource = '{function}:live'" if where is None else where
+    expression = (
+        f'SELECT SUM({metric}) FROM SCHEMA("AWS/Lambda", ExecutedVersion, FunctionName, Resource) '  # noqa: S608
+        f"{f'WHERE {pinned} ' if pinned else ''}GROUP BY ExecutedVersion ORDER BY SUM() DESC LIMIT 1"
+    )  # a CloudWatch Metrics Insights query of the test's own names, not SQL
+    return [{"Id": "worst_version", "Expression": expression, "Period": 60, "ReturnData": True}]
+
+
 @pytest.fixture
-def alarms(aws: dict[str, str]) -> Alarms:
+def alarms(aws: dict[str, str], function: Function) -> Alarms:
     cloudwatch = boto3.client("cloudwatch")
     prefix = f"lambda-model-{uuid.uuid4().hex[:8]}-canary-"
-    names = [f"{prefix}{kind}" for kind in ("errors", "throttles", "duration")]
+    per_version = {f"{prefix}errors": "Errors", f"{prefix}duration": "Duration"}
+    threshold = {"EvaluationPeriods": 1, "Threshold": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold"}
+    for name, metric in per_version.items():
+        cloudwatch.put_metric_alarm(AlarmName=name, Metrics=per_version_query(metric, function.name), **threshold)
+    cloudwatch.put_metric_alarm(
+        AlarmName=f"{prefix}throttles", Namespace="AWS/Lambda", MetricName="Throttles", Statistic="Sum", Period=60,
+        **threshold,
+    )  # fmt: skip
+    names = [*per_version, f"{prefix}throttles"]
     for name in names:
-        cloudwatch.put_metric_alarm(
-            AlarmName=name, Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum", Period=60,
-            EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
-        )  # fmt: skip
         cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="test: quiet")
     return Alarms(cloudwatch, prefix, names)
+
+
+# Synthetic traffic for a 3-second canary at 20%: the stand-in API answers some 10 requests a second, so the
+# new version expects 6 invocations a window, and misses 2 in both windows about once in 10^5 runs.
+TRAFFIC = ("--canary-requests-per-second", "50", "--min-canary-invocations", "2")
 
 
 def canary_arguments(function: Function, alarms: Alarms, minutes: str, *extra: str) -> list[str]:
@@ -506,12 +529,20 @@ def canary_arguments(function: Function, alarms: Alarms, minutes: str, *extra: s
     ]  # fmt: skip
 
 
-def start_rollout(aws: dict[str, str], endpoint: str, arguments: list[str]) -> subprocess.Popen[str]:
+@pytest.fixture
+def canary_api(aws: dict[str, str], lambda_client: Any, function: Function, serving: Any) -> CanaryApi:
+    return CanaryApi(lambda_client, boto3.client("cloudwatch"), function.name, serving.handler)
+
+
+def start_rollout(
+    aws: dict[str, str], endpoint: str, arguments: list[str], extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     environment = {
         "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
         "AWS_MAX_ATTEMPTS": "1",
         **aws,
         "AWS_ENDPOINT_URL": endpoint,
+        **(extra_env or {}),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "lambda_release", *arguments],
@@ -544,21 +575,157 @@ def routing(lambda_client: Any, function: Function) -> tuple[str, dict[str, floa
     return alias["FunctionVersion"], (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
 
 
-def test_a_healthy_canary_reaches_all_the_traffic(
-    aws: dict[str, str], tmp_path: Path, lambda_client: Any, function: Function, alarms: Alarms, lambda_endpoint: str
-) -> None:
-    process = start_rollout(aws, lambda_endpoint, canary_arguments(function, alarms, "0.02"))
-
-    canary = wait_for_canary(lambda_client, function, process)
-    exit_code, outcome, stderr = finish(process)
+def test_a_canary_the_new_version_served_enough_reaches_all_the_traffic(
+    aws: dict[str, str], lambda_client: Any, function: Function, alarms: Alarms, lambda_endpoint: str,
+    canary_api: CanaryApi,
+) -> None:  # fmt: skip
+    with serving_api(canary_api) as url:
+        arguments = canary_arguments(function, alarms, "0.05", "--endpoint-url", url, *TRAFFIC)
+        process = start_rollout(aws, lambda_endpoint, arguments)
+        canary = wait_for_canary(lambda_client, function, process)
+        exit_code, outcome, stderr = finish(process)
 
     assert canary["FunctionVersion"] == "1"
     assert canary["RoutingConfig"]["AdditionalVersionWeights"] == {"2": 0.2}
     assert exit_code == 0, stderr
     assert outcome["status"] == "live"
     assert outcome["canary_share"] == "20%"
-    assert outcome["alarms_watched"] == ",".join(alarms.names)
+    assert set(outcome["alarms_watched"].split(",")) == set(alarms.names)
     assert routing(lambda_client, function) == ("2", {})
+    # The synthetic traffic went through the API, and the alias sent the new version its share of it.
+    assert int(outcome["canary_invocations"]) == canary_api.executed.count("2") >= 2
+    assert "1" in canary_api.executed
+    assert outcome["synthetic_traffic"].endswith(f"{len(canary_api.executed)} as expected")
+    assert "invocations of version 2" in outcome["outcome"]
+
+
+def test_a_canary_no_request_of_which_reaches_the_new_version_is_extended_then_rolled_back(
+    aws: dict[str, str], tmp_path: Path, lambda_client: Any, function: Function, alarms: Alarms,
+    lambda_endpoint: str, canary_api: CanaryApi,
+) -> None:  # fmt: skip
+    # Every alarm stays quiet (no data is OK to them) and the API answers, but only ever from version 1.
+    canary_api.pinned_version = "1"
+    verified = tmp_path / "verified"
+    with serving_api(canary_api) as url:
+        arguments = canary_arguments(
+            function, alarms, "0.01", "--endpoint-url", url, *TRAFFIC,
+            "--", sys.executable, "-c", f"open({str(verified)!r}, 'w')",
+        )  # fmt: skip
+        exit_code, outcome, stderr = finish(start_rollout(aws, lambda_endpoint, arguments))
+
+    assert exit_code == 1, stderr
+    assert outcome["status"] == "rolled-back"
+    assert outcome["outcome"].startswith("canary inconclusive after 2 x 0.01 min: version 2 served 0 invocations")
+    assert f"no data for it in {alarms.prefix}errors, {alarms.prefix}duration" in outcome["outcome"]
+    assert "extending it by 0.6s (1 of 1)" in stderr
+    assert canary_api.executed, "the synthetic traffic was sent"
+    assert set(canary_api.executed) == {"1"}
+    assert routing(lambda_client, function) == ("1", {})
+    assert not verified.exists(), "the live tests never run against a version that did not earn the traffic"
+
+
+def test_a_canary_without_synthetic_traffic_or_users_is_inconclusive(
+    aws: dict[str, str], lambda_client: Any, function: Function, alarms: Alarms, lambda_endpoint: str
+) -> None:
+    arguments = canary_arguments(function, alarms, "0.01", "--canary-extensions", "0")
+    exit_code, outcome, stderr = finish(start_rollout(aws, lambda_endpoint, arguments))
+
+    assert exit_code == 1, stderr
+    assert outcome["outcome"].startswith("canary inconclusive after 1 x 0.01 min: version 2 served 0 invocations")
+    assert "no --endpoint-url" in stderr
+    assert "extending" not in stderr
+    assert routing(lambda_client, function) == ("1", {})
+
+
+def test_a_per_version_alarm_without_data_for_the_new_version_makes_the_canary_inconclusive(
+    aws: dict[str, str], lambda_client: Any, function: Function, alarms: Alarms, lambda_endpoint: str,
+    canary_api: CanaryApi,
+) -> None:  # fmt: skip
+    canary_api.metrics = ("Invocations", "Errors")  # no Duration: canary-duration has nothing to judge
+    with serving_api(canary_api) as url:
+        arguments = canary_arguments(function, alarms, "0.05", "--endpoint-url", url, *TRAFFIC)
+        exit_code, outcome, stderr = finish(start_rollout(aws, lambda_endpoint, arguments))
+
+    assert exit_code == 1, stderr
+    assert outcome["outcome"].startswith("canary inconclusive")
+    assert f"no data for it in {alarms.prefix}duration;" in outcome["outcome"]
+    assert f"{alarms.prefix}errors" not in outcome["outcome"]
+    assert routing(lambda_client, function) == ("1", {})
+
+
+def test_the_synthetic_traffic_sends_the_api_key_when_the_stack_has_one(
+    aws: dict[str, str], lambda_client: Any, function: Function, alarms: Alarms, lambda_endpoint: str,
+    canary_api: CanaryApi,
+) -> None:  # fmt: skip
+    canary_api.api_key = "k-" + uuid.uuid4().hex
+    with serving_api(canary_api) as url:
+        arguments = canary_arguments(function, alarms, "0.05", "--endpoint-url", url, *TRAFFIC)
+        exit_code, outcome, stderr = finish(
+            start_rollout(aws, lambda_endpoint, arguments, {"API_KEY": canary_api.api_key})
+        )
+
+    assert exit_code == 0, stderr
+    assert canary_api.headers
+    assert all(headers.get("x-api-key") == canary_api.api_key for headers in canary_api.headers)
+    assert canary_api.api_key not in stderr + json.dumps(outcome), "the key is never printed"
+
+
+def test_synthetic_traffic_the_api_refuses_leaves_the_canary_inconclusive(
+    aws: dict[str, str], lambda_client: Any, function: Function, alarms: Alarms, lambda_endpoint: str,
+    canary_api: CanaryApi,
+) -> None:  # fmt: skip
+    canary_api.api_key = "k-" + uuid.uuid4().hex  # the API requires a key the release was not given
+    with serving_api(canary_api) as url:
+        arguments = canary_arguments(function, alarms, "0.01", "--endpoint-url", url, *TRAFFIC)
+        exit_code, outcome, stderr = finish(start_rollout(aws, lambda_endpoint, arguments))
+
+    assert exit_code == 1, stderr
+    assert "served 0 invocations" in outcome["outcome"]
+    assert re.search(r"synthetic traffic: \d+ requests, 0 as expected; 403 x\d+$", outcome["outcome"])
+    assert routing(lambda_client, function) == ("1", {})
+
+
+def test_a_per_version_alarm_the_canary_cannot_narrow_is_an_error_before_anything_changes(
+    aws: dict[str, str], tmp_path: Path, lambda_client: Any, function: Function, alarms: Alarms, lambda_endpoint: str
+) -> None:
+    # Without the WHERE, the query's series are every function's versions: "version 2" is not one of them.
+    alarms.client.put_metric_alarm(
+        AlarmName=f"{alarms.prefix}unpinned", Metrics=per_version_query("Errors", function.name, where=""),
+        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )  # fmt: skip
+
+    result = run_rollout(aws, tmp_path, *canary_arguments(function, alarms, "0.01"), endpoint=lambda_endpoint)
+
+    assert result.exit_code == 3, result.stderr
+    assert f"alarm {alarms.prefix}unpinned reads versions" in result.outcome["error"]
+    assert published_versions(lambda_client, function) == ["1"]
+
+
+def test_the_pre_traffic_check_stops_a_release_that_breaks_the_root_route(
+    aws: dict[str, str], moto_endpoint: str, tmp_path: Path, lambda_client: Any, function: Function,
+    alarms: Alarms, serving: Any,
+) -> None:  # fmt: skip
+    # The rehearsal's "failing release": POST / (the seed's route) raises; /predict and /health answer.
+    def broken_root(event: dict[str, Any]) -> dict[str, Any]:
+        if event["path"] == "/":
+            raise RuntimeError("a merge that broke the stage root")
+        return serving.handler(event)
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return broken_root(event)
+        except RuntimeError:
+            return {"statusCode": 502, "headers": {}, "body": json.dumps({"message": "Internal server error"})}
+
+    recorded = Recorded()
+    with faulty_endpoint(moto_endpoint, invoke=invoke, recorded=recorded) as endpoint:
+        result = run_rollout(aws, tmp_path, *canary_arguments(function, alarms, "0.01"), endpoint=endpoint)
+
+    assert result.exit_code == 1, result.stderr
+    assert result.outcome["status"] == "rejected"
+    assert result.outcome["outcome"].startswith("pre-traffic check failed: POST / answered 502")
+    assert recorded.bodies(*UPDATE_ALIAS) == [], "no traffic moved"
+    assert routing(lambda_client, function) == ("1", {})
 
 
 def test_an_alarm_during_the_canary_rolls_back(
@@ -635,13 +802,15 @@ def test_the_pre_traffic_check_invokes_the_new_version_not_the_alias(
 ) -> None:
     recorded = Recorded()
     with faulty_endpoint(moto_endpoint, invoke=serving.handler, recorded=recorded) as endpoint:
-        result = run_rollout(aws, tmp_path, *canary_arguments(function, alarms, "0.01"), endpoint=endpoint)
+        arguments = canary_arguments(function, alarms, "0", "--all-at-once")
+        result = run_rollout(aws, tmp_path, *arguments, endpoint=endpoint)
 
     assert result.exit_code == 0, result.stderr
     invoked = [path for method, path, _ in recorded.requests if method == "POST" and path.endswith("/invocations")]
     assert invoked
     assert all(path.endswith(f"/functions/{function.name}/invocations") for path in invoked)
-    assert len(invoked) == 4  # health, one record, a batch, a missing feature
+    # The health route once (the probes are built from it), then every other probe of every route.
+    assert len(invoked) == len(rollout.pre_traffic_check(serving.handler)[1])
 
 
 def test_update_alias_sends_the_revision_id_it_read(
@@ -650,8 +819,13 @@ def test_update_alias_sends_the_revision_id_it_read(
 ) -> None:  # fmt: skip
     revision = lambda_client.get_alias(FunctionName=function.name, Name=function.alias)["RevisionId"]
     recorded = Recorded()
-    with faulty_endpoint(moto_endpoint, invoke=serving.handler, recorded=recorded) as endpoint:
-        result = run_rollout(aws, tmp_path, *canary_arguments(function, alarms, "0.01"), endpoint=endpoint)
+    api = CanaryApi(lambda_client, boto3.client("cloudwatch"), function.name, serving.handler)
+    with (
+        faulty_endpoint(moto_endpoint, invoke=serving.handler, recorded=recorded) as endpoint,
+        serving_api(api) as url,
+    ):
+        arguments = canary_arguments(function, alarms, "0.05", "--endpoint-url", url, *TRAFFIC)
+        result = run_rollout(aws, tmp_path, *arguments, endpoint=endpoint)
 
     assert result.exit_code == 0, result.stderr
     updates = recorded.bodies(*UPDATE_ALIAS)
@@ -723,7 +897,50 @@ def test_the_cleanup_rollback_ends_a_canary_left_behind(
 
 
 def test_the_pre_traffic_check_passes_the_real_handler(serving: Any) -> None:
-    assert rollout.pre_traffic_check(serving.handler) == serving.model.get().version
+    assert rollout.pre_traffic_check(serving.handler)[0] == serving.model.get().version
+
+
+def test_the_pre_traffic_check_calls_every_route_of_the_route_table(serving: Any) -> None:
+    sent: list[tuple[str, str]] = []
+
+    def recording(event: dict[str, Any]) -> dict[str, Any]:
+        sent.append((event["httpMethod"], event["path"]))
+        return serving.handler(event)
+
+    rollout.pre_traffic_check(recording)
+
+    assert set(sent) == {(method, path) for path, methods in ROUTES.items() for method in methods}
+
+
+def test_the_pre_traffic_check_fails_on_a_broken_root_route(serving: Any) -> None:
+    # The rehearsal's "failing release": POST / raises, /predict and /health still answer.
+    def broken_root(event: dict[str, Any]) -> dict[str, Any]:
+        if event["path"] == "/":
+            return {"statusCode": 502, "headers": {}, "body": json.dumps({"message": "Internal server error"})}
+        return serving.handler(event)
+
+    with pytest.raises(rollout.PreTrafficFailure, match="POST / answered 502"):
+        rollout.pre_traffic_check(broken_root)
+
+
+def test_a_version_that_raises_on_a_route_is_named_with_that_route(serving: Any) -> None:
+    def raising_root(event: dict[str, Any]) -> dict[str, Any]:
+        if event["path"] == "/":
+            raise rollout.PreTrafficFailure("version 3 raised: RuntimeError")
+        return serving.handler(event)
+
+    with pytest.raises(rollout.PreTrafficFailure, match=r"^POST /: version 3 raised: RuntimeError$"):
+        rollout.pre_traffic_check(raising_root)
+
+
+def test_a_route_without_probes_is_refused_not_skipped(serving: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def unprobed(request: Any, model: Any) -> Any:
+        raise AssertionError("never called: the check refuses before it")
+
+    monkeypatch.setitem(ROUTES, "/explain", {"POST": unprobed})
+
+    with pytest.raises(rollout.PreTrafficFailure, match="POST /explain is served by unprobed, which has no probes"):
+        rollout.pre_traffic_check(serving.handler)
 
 
 def test_the_pre_traffic_check_builds_its_requests_from_the_served_signature(cancer_serving: Any) -> None:
@@ -733,7 +950,7 @@ def test_the_pre_traffic_check_builds_its_requests_from_the_served_signature(can
         sent.append(event)
         return cancer_serving.handler(event)
 
-    assert rollout.pre_traffic_check(recording) == cancer_serving.model.get().version
+    assert rollout.pre_traffic_check(recording)[0] == cancer_serving.model.get().version
     single = json.loads(sent[1]["body"])
     assert single == cancer_serving.model.get().signature.example_record()
     assert "worst_fractal_dimension" not in json.loads(sent[3]["body"])

@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     invoke = emulator_invoker(arguments.url, arguments.timeout)
     try:
         wait_until_answering(invoke, arguments.wait)
-        version = pre_traffic_check(invoke)
+        version, _ = pre_traffic_check(invoke)
     except PreTrafficFailure as error:
         print(f"image check failed: {error}", file=sys.stderr)
         return 1

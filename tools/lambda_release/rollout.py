@@ -10,39 +10,59 @@ GITHUB_OUTPUT is set, appends the same facts as step outputs.
     python -m lambda_release rollback --function NAME [--alias live] [--to-version N] [--from-version N]
     python -m lambda_release deploy   --function NAME [--alias live] --image-uri URI
                                       (--alarm NAME... | --alarm-prefix PREFIX | --all-at-once)
-                                      [--canary-share 0.1] [--canary-minutes 10] [-- COMMAND...]
+                                      [--canary-share 0.1] [--canary-minutes 10] [--endpoint-url URL]
+                                      [--min-canary-invocations 20] [--canary-extensions 1]
+                                      [--canary-requests-per-second 1] [-- COMMAND...]
 
 `deploy` is the release: publish a version, check it by invoking that version directly with API Gateway
-proxy events (no user request can reach it yet), give it a share of the alias's traffic with weighted
-routing while watching CloudWatch alarms, then all of it; then run COMMAND (if any) against the endpoint.
-An alarm, a failed COMMAND, SIGINT or SIGTERM moves the alias back to the previous version.
+proxy events on every route of the serving route table (no user request can reach it yet), give it a share
+of the alias's traffic with weighted routing while sending the same probes through the API and watching
+CloudWatch alarms, then all of it; then run COMMAND (if any) against the endpoint. An alarm, a canary the
+new version served too little of (inconclusive, after its extensions), a failed COMMAND, SIGINT or SIGTERM
+moves the alias back to the previous version.
 
 Exit codes: 0 done; 1 verification failed (before traffic: the alias never moved; later: it was moved back);
 2 usage error; 3 an AWS step failed (the alias was not moved, or was moved back); 4 the rollback itself failed
 (the alias may still send traffic to the new version: act by hand); 5 cancelled by a signal (alias moved back).
 
-Only boto3 and the standard library: the module runs wherever the AWS CLI would, and boto3 honours
-AWS_ENDPOINT_URL, AWS_REGION and the credentials that aws-actions/configure-aws-credentials exports.
+boto3, the standard library and the serving code's route table (lambda_model, installed in the same
+virtualenv): boto3 honours AWS_ENDPOINT_URL, AWS_REGION and the credentials that
+aws-actions/configure-aws-credentials exports.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_release.probes import Probes, SignatureUnreadable
+from lambda_release.probes import (
+    Probes,
+    RouteProbe,
+    SignatureUnreadable,
+    WrongAnswer,
+    check_health,
+    health_route,
+    route_probes,
+)
 
 EXIT_OK = 0
 EXIT_VERIFICATION_FAILED = 1
@@ -55,6 +75,13 @@ DEFAULT_ALIAS = "live"
 LATEST = "$LATEST"
 DEFAULT_CANARY_SHARE = 0.10
 DEFAULT_CANARY_MINUTES = 10.0
+# At 10% of 1 request/s for 10 minutes the new version expects ~60 synthetic invocations: 20 is missed only
+# when the traffic does not reach it at all, not by chance.
+DEFAULT_MIN_CANARY_INVOCATIONS = 20
+DEFAULT_CANARY_EXTENSIONS = 1
+DEFAULT_CANARY_REQUESTS_PER_SECOND = 1.0
+# Lambda's metrics of a version behind an alias: the dimensions its per-version alarms group by.
+EXECUTED_VERSION = "ExecutedVersion"
 
 # A function that invokes one Lambda version with an event and returns the handler's response: real Lambda in
 # production, the handler itself (or a fake) in tests, since moto cannot run image functions.
@@ -104,6 +131,12 @@ class Canary:
 
     `all_at_once` skips the weighted phase (the alias moves to 100% right after the pre-traffic check):
     for a fix during an incident, when the alarms already fire and could not tell old failures from new ones.
+
+    Quiet alarms prove nothing on their own (they treat missing data as OK), so a canary is conclusive only
+    once the new version served `min_invocations` through the alias and every per-version alarm has data for
+    it; an inconclusive one is extended `extensions` times by `seconds`, then rolled back. While it runs, the
+    release sends the route probes to `endpoint_url` (with `api_key` as x-api-key, when given) at
+    `requests_per_second`, so that the new version sees traffic even when users send none.
     """
 
     share: float = DEFAULT_CANARY_SHARE
@@ -112,6 +145,11 @@ class Canary:
     alarm_prefix: str = ""
     poll_interval: float = 15.0
     all_at_once: bool = False
+    min_invocations: int = DEFAULT_MIN_CANARY_INVOCATIONS
+    extensions: int = DEFAULT_CANARY_EXTENSIONS
+    endpoint_url: str = ""
+    api_key: str = field(default="", repr=False)
+    requests_per_second: float = DEFAULT_CANARY_REQUESTS_PER_SECOND
 
 
 @dataclass(frozen=True)
@@ -345,7 +383,10 @@ def proxy_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
 def _answer(invoke: Invoker, event: dict[str, Any], status: int) -> dict[str, Any]:
     """Send one event; the proxy response must have `status` and a JSON body, which is returned."""
     where = f"{event['httpMethod']} {event['path']}"
-    response = invoke(event)
+    try:
+        response = invoke(event)
+    except PreTrafficFailure as error:  # the version raised or answered no JSON: say on which route
+        raise PreTrafficFailure(f"{where}: {error}") from None
     if not isinstance(response, dict) or response.get("statusCode") != status:
         code = response.get("statusCode") if isinstance(response, dict) else None
         raise PreTrafficFailure(f"{where} answered {code}, expected {status}: {str(response)[:300]}")
@@ -358,45 +399,24 @@ def _answer(invoke: Invoker, event: dict[str, Any], status: int) -> dict[str, An
     return body
 
 
-def _check_prediction(prediction: Any, classes: Sequence[str], where: str) -> None:
-    if not isinstance(prediction, dict) or prediction.get("label") not in classes:
-        raise PreTrafficFailure(f"{where}: prediction {prediction!r} is not one of the model's classes {classes}")
-    probability = prediction.get("probability")
-    if not isinstance(probability, int | float) or not 0 <= probability <= 1:
-        raise PreTrafficFailure(f"{where}: probability {probability!r} is not within [0, 1]")
+def pre_traffic_check(invoke: Invoker) -> tuple[str, list[RouteProbe]]:
+    """The contract, through the events API Gateway sends, on every route of the serving route table.
 
-
-def pre_traffic_check(invoke: Invoker) -> str:
-    """The contract, through the events API Gateway sends: health, one record, a batch, a client error.
-
-    The requests are built from the signature the new version's /health reports, so they fit whatever
-    model it serves. Returns that model's version. Any wrong answer raises PreTrafficFailure.
+    The requests are built from the signature the new version's health route reports, so they fit whatever
+    model it serves. Returns that model's version and the probes sent (the canary's synthetic traffic sends
+    them again, through the API). Any wrong answer raises PreTrafficFailure.
     """
-    health = _answer(invoke, proxy_event("GET", "/health"), 200)
-    model = health.get("model") if isinstance(health.get("model"), dict) else {}
-    if health.get("status") != "ok" or not model.get("version"):
-        raise PreTrafficFailure(f"GET /health: not a healthy model: {health!r}"[:300])
+    method, path = health_route()
+    health = _answer(invoke, proxy_event(method, path), 200)
     try:
-        probes = Probes.from_health(health)
-    except SignatureUnreadable as error:
+        check_health(health, f"{method} {path}")
+        probes = route_probes(Probes.from_health(health))
+        for probe in probes:
+            if (probe.method, probe.path, probe.body) != (method, path, None):  # the health route was just checked
+                probe.check(_answer(invoke, proxy_event(probe.method, probe.path, probe.body), probe.status))
+    except (WrongAnswer, SignatureUnreadable) as error:
         raise PreTrafficFailure(str(error)[:300]) from None
-    single = _answer(invoke, proxy_event("POST", "/predict", probes.record), 200)
-    _check_prediction(single.get("prediction"), probes.classes, "POST /predict")
-    batch = _answer(invoke, proxy_event("POST", "/predict", probes.batch()), 200)
-    predictions = batch.get("predictions")
-    if not isinstance(predictions, list) or len(predictions) != len(probes.batch()):
-        raise PreTrafficFailure(f"POST /predict (batch of 2): {predictions!r} is not two predictions"[:300])
-    for prediction in predictions:
-        _check_prediction(prediction, probes.classes, "POST /predict (batch)")
-    left_out, missing = probes.missing()
-    error = _answer(invoke, proxy_event("POST", "/predict", missing), 400).get("error")
-    if (
-        not isinstance(error, dict)
-        or error.get("code") != "missing_feature"
-        or left_out not in error.get("message", "")
-    ):
-        raise PreTrafficFailure(f"POST /predict without {left_out}: {error!r} is not a missing_feature error naming it")
-    return str(model["version"])
+    return str(health["model"]["version"]), probes
 
 
 def resolve_alarms(cloudwatch: Any, canary: Canary) -> list[str]:
@@ -418,16 +438,211 @@ def resolve_alarms(cloudwatch: Any, canary: Canary) -> list[str]:
     return [*found, *names]
 
 
-def alarm_states(cloudwatch: Any, names: Sequence[str]) -> dict[str, str]:
-    """Alarm name → StateValue (OK, ALARM, INSUFFICIENT_DATA); DescribeAlarms takes at most 100 names a call."""
-    states: dict[str, str] = {}
+def describe_alarms(cloudwatch: Any, names: Sequence[str]) -> list[dict[str, Any]]:
+    """The metric and composite alarms of these names; DescribeAlarms takes at most 100 names a call."""
+    alarms: list[dict[str, Any]] = []
     for start in range(0, len(names), 100):
         response = cloudwatch.describe_alarms(
             AlarmNames=list(names[start : start + 100]), AlarmTypes=["MetricAlarm", "CompositeAlarm"]
         )
-        for alarm in [*response.get("MetricAlarms", []), *response.get("CompositeAlarms", [])]:
-            states[alarm["AlarmName"]] = alarm["StateValue"]
-    return states
+        alarms += [*response.get("MetricAlarms", []), *response.get("CompositeAlarms", [])]
+    return alarms
+
+
+def alarm_states(cloudwatch: Any, names: Sequence[str]) -> dict[str, str]:
+    """Alarm name → StateValue (OK, ALARM, INSUFFICIENT_DATA)."""
+    return {alarm["AlarmName"]: alarm["StateValue"] for alarm in describe_alarms(cloudwatch, names)}
+
+
+@dataclass(frozen=True)
+class VersionMetric:
+    """A metric Lambda publishes per version behind the alias (dimension ExecutedVersion), as a per-version
+    alarm reads it (`alarm`), or the new version's Invocations (no alarm)."""
+
+    namespace: str
+    metric: str
+    dimensions: tuple[tuple[str, str], ...]  # all but ExecutedVersion
+    alarm: str = ""
+
+    def query(self, query_id: str, version: str, statistic: str) -> dict[str, Any]:
+        dimensions = [*self.dimensions, (EXECUTED_VERSION, version)]
+        return {
+            "Id": query_id,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": self.namespace,
+                    "MetricName": self.metric,
+                    "Dimensions": [{"Name": name, "Value": value} for name, value in dimensions],
+                },
+                "Period": 60,
+                "Stat": statistic,
+            },
+        }
+
+
+# The shape of terraform/alarms.tf's per-version queries: SELECT AGG(Metric) FROM SCHEMA("ns", keys...)
+# WHERE key = 'value' AND ... GROUP BY ExecutedVersion [ORDER BY ... LIMIT n].
+_INSIGHTS_QUERY = re.compile(
+    r"""^\s*SELECT\s+\w+\(\s*(?P<metric>\w+)\s*\)\s+FROM\s+SCHEMA\(\s*"(?P<namespace>[^"]+)"\s*,(?P<keys>[^)]*)\)"""
+    r"""\s*(?:WHERE\s+(?P<where>.*?)\s*)?GROUP\s+BY\s+(?P<group>\w+)(?:\s|$)""",
+    re.IGNORECASE | re.DOTALL,
+)
+_PINNED = re.compile(r"""\s*\w+\s*=\s*'[^']*'(?:\s+AND\s+\w+\s*=\s*'[^']*')*\s*""", re.IGNORECASE)
+_EQUALS = re.compile(r"""(\w+)\s*=\s*'([^']*)'""")
+
+
+def per_version_metrics(cloudwatch: Any, names: Sequence[str]) -> list[VersionMetric]:
+    """The metric each watched per-version alarm (a Metrics Insights query grouped by ExecutedVersion) reads.
+
+    Its state cannot say whether the new version has data: it keeps the worst version's series, and treats
+    missing data as OK. Read before traffic moves: a query the canary cannot narrow to one version (a
+    dimension of its schema not pinned by an AND of equalities) is an error, not an alarm left unchecked.
+    """
+    metrics: list[VersionMetric] = []
+    for alarm in describe_alarms(cloudwatch, names):
+        for query in alarm.get("Metrics") or []:
+            expression = query.get("Expression") or ""
+            if EXECUTED_VERSION.lower() not in expression.lower():
+                continue
+            match = _INSIGHTS_QUERY.match(expression)
+            where = (match["where"] or "") if match else ""
+            pinned = dict(_EQUALS.findall(where)) if match and _PINNED.fullmatch(where) else {}
+            keys = {key.strip().strip('"') for key in match["keys"].split(",")} if match else set()
+            if not match or match["group"] != EXECUTED_VERSION or keys != {*pinned, EXECUTED_VERSION}:
+                raise RolloutError(
+                    f"alarm {alarm['AlarmName']} reads versions ({EXECUTED_VERSION}) in a query the canary cannot "
+                    f"narrow to the new version, so it could not tell whether that alarm has data: {expression[:200]}"
+                )
+            dimensions = tuple(sorted(pinned.items()))
+            metrics.append(VersionMetric(match["namespace"], match["metric"], dimensions, alarm["AlarmName"]))
+    return metrics
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What CloudWatch holds for the new version behind the alias since the canary began."""
+
+    invocations: int
+    without_data: tuple[str, ...]  # per-version alarms with no datapoint for it
+
+    def conclusive(self, minimum: int) -> bool:
+        return self.invocations >= minimum and not self.without_data
+
+    def describe(self, version: str, minimum: int) -> str:
+        served = f"version {version} served {self.invocations} invocations through the alias (at least {minimum})"
+        if not self.without_data:
+            return served
+        return f"{served}; no data for it in {', '.join(self.without_data)}"
+
+
+def canary_evidence(
+    cloudwatch: Any, target: Target, version: str, since: datetime, metrics: Sequence[VersionMetric]
+) -> Evidence:
+    """Invocations of `version` through the alias (Lambda's Invocations by ExecutedVersion) and the datapoints
+    of each per-version alarm's metric for it, from one GetMetricData call (paged)."""
+    alias_dimensions = (("FunctionName", target.function), ("Resource", f"{target.function}:{target.alias}"))
+    invocations = VersionMetric("AWS/Lambda", "Invocations", alias_dimensions)
+    queries = [invocations.query("invocations", version, "Sum")]
+    queries += [metric.query(f"alarm{index}", version, "SampleCount") for index, metric in enumerate(metrics)]
+    # Whole minutes: Lambda publishes at one-minute resolution, and a datapoint's timestamp is its minute's start.
+    start = since.replace(second=0, microsecond=0)
+    end = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    totals: dict[str, float] = {}
+    for page in cloudwatch.get_paginator("get_metric_data").paginate(
+        MetricDataQueries=queries, StartTime=start, EndTime=end
+    ):
+        for series in page.get("MetricDataResults", []):
+            totals[series["Id"]] = totals.get(series["Id"], 0.0) + math.fsum(series.get("Values", []))
+    without_data = tuple(metric.alarm for index, metric in enumerate(metrics) if not totals.get(f"alarm{index}"))
+    return Evidence(int(totals.get("invocations", 0.0)), without_data)
+
+
+class SyntheticTraffic:
+    """The route probes sent through the API while the canary runs, one every 1/rate seconds, from a thread.
+
+    The alias sends the new version its share of them as of any user request, so a canary sees the new
+    version even when no user calls. Answers are counted, not judged: through the alias a request may reach
+    either version, and the alarms judge the new one by its own metrics.
+    """
+
+    EXPECTED = "as expected"
+
+    def __init__(self, canary: Canary, probes: Sequence[RouteProbe], timeout: float = 10.0) -> None:
+        self.canary = canary
+        self.probes = list(probes)
+        self.timeout = timeout
+        self.answers: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="synthetic-traffic", daemon=True)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.canary.endpoint_url and self.canary.requests_per_second > 0 and self.probes)
+
+    def __enter__(self) -> SyntheticTraffic:
+        if self.enabled:
+            key = " with the API key as x-api-key" if self.canary.api_key else ""
+            log(
+                f"canary: sending the {len(self.probes)} route probes to {self.canary.endpoint_url}{key} at "
+                f"{self.canary.requests_per_second:g} requests/s"
+            )
+            self._thread.start()
+        else:
+            log("canary: no synthetic traffic (no --endpoint-url): the new version must get enough user requests")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self.timeout + 1)
+
+    def _run(self) -> None:
+        interval = 1 / self.canary.requests_per_second
+        due = time.monotonic()
+        index = 0
+        while not self._stop.wait(max(0.0, due - time.monotonic())):
+            answer = self.send(self.probes[index % len(self.probes)])
+            index += 1
+            # A slow answer delays the next request instead of bunching the ones it held up.
+            due = max(due + interval, time.monotonic())
+            with self._lock:
+                self.answers[answer] += 1
+
+    def send(self, probe: RouteProbe) -> str:
+        """One probe through the API; EXPECTED, or what came back instead."""
+        headers = {"Content-Type": "application/json", "User-Agent": "lambda-release-canary"}
+        if self.canary.api_key:
+            headers["x-api-key"] = self.canary.api_key
+        data = None if probe.body is None else json.dumps(probe.body).encode()
+        url = self.canary.endpoint_url.rstrip("/") + probe.path
+        request = urllib.request.Request(url, data=data, headers=headers, method=probe.method)  # noqa: S310 (http(s) only: endpoint_url)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                status, body = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, body = error.code, error.read()
+        except OSError as error:  # URLError, a timeout, a reset connection
+            return f"no answer ({type(error).__name__})"
+        if status != probe.status:
+            return str(status)
+        try:
+            answer = json.loads(body)
+            if not isinstance(answer, dict):
+                raise WrongAnswer(f"{type(answer).__name__}, not a JSON object")
+            probe.check(answer)
+        except (ValueError, WrongAnswer):  # WrongAnswer is a ValueError too; named for the reader
+            return f"{status}, wrong body"
+        return self.EXPECTED
+
+    def summary(self) -> str:
+        if not self.enabled:
+            return "none"
+        with self._lock:
+            answers = dict(self.answers)
+        total = sum(answers.values())
+        others = ", ".join(f"{answer} x{count}" for answer, count in sorted(answers.items()) if answer != self.EXPECTED)
+        return f"{total} requests, {answers.get(self.EXPECTED, 0)} as expected" + (f"; {others}" if others else "")
 
 
 def firing(cloudwatch: Any, names: Sequence[str]) -> list[str]:
@@ -495,6 +710,39 @@ def watch_canary(cloudwatch: Any, result: RollResult, canary: Canary, alarms: Se
         time.sleep(max(0.0, min(canary.poll_interval, deadline - time.monotonic())))
 
 
+def run_canary(
+    cloudwatch: Any,
+    target: Target,
+    result: RollResult,
+    canary: Canary,
+    alarms: Sequence[str],
+    metrics: Sequence[VersionMetric],
+    since: datetime,
+) -> tuple[str, Evidence | None]:
+    """Watch the canary's windows: ("", evidence) once it passed, else (why it failed, evidence or None).
+
+    Each window is `canary.seconds` under the alarms; at its end CloudWatch must hold the new version's
+    invocations and per-version data, else the canary is extended, `canary.extensions` times at most.
+    """
+    windows = 1 + canary.extensions
+    evidence = None
+    for window in range(1, windows + 1):
+        fired = watch_canary(cloudwatch, result, canary, alarms)
+        if fired:
+            return f"alarm fired: {', '.join(fired)}", evidence
+        evidence = canary_evidence(cloudwatch, target, result.version, since, metrics)
+        if evidence.conclusive(canary.min_invocations):
+            return "", evidence
+        if window < windows:
+            log(
+                f"canary inconclusive: {evidence.describe(result.version, canary.min_invocations)}; extending it "
+                f"by {canary.seconds:g}s ({window} of {canary.extensions})"
+            )
+    assert evidence is not None  # noqa: S101 (at least one window ran)
+    minutes = f"{windows} x {canary.seconds / 60:g} min"
+    return f"canary inconclusive after {minutes}: {evidence.describe(result.version, canary.min_invocations)}", evidence
+
+
 def deploy(
     client: Any,
     cloudwatch: Any,
@@ -513,6 +761,10 @@ def deploy(
     release killed past that point still leaves its cleanup step the facts it needs.
     """
     alarms = [] if canary.all_at_once else resolve_alarms(cloudwatch, canary)
+    metrics = per_version_metrics(cloudwatch, alarms) if alarms else []
+    if metrics:
+        watched = ", ".join(f"{metric.alarm} ({metric.metric})" for metric in metrics)
+        log(f"canary: the per-version alarms {watched} must have data for the new version")
     if alarms and (already := firing(cloudwatch, alarms)):
         raise RolloutError(
             f"alarms already firing: {', '.join(already)}; a canary could not tell the new version's failures "
@@ -532,7 +784,7 @@ def deploy(
     if result.version == result.previous_version:
         return verify_in_place(build(result), result, outcome, verify_command)
     try:
-        model_version = pre_traffic_check(build(result))
+        model_version, probes = pre_traffic_check(build(result))
     except (PreTrafficFailure, ClientError, BotoCoreError) as error:
         log(f"pre-traffic check of version {result.version} failed, the alias was not moved: {error}")
         return {**outcome, "outcome": f"pre-traffic check failed: {error}"[:500]}
@@ -545,10 +797,17 @@ def deploy(
     try:
         if not canary.all_at_once:
             seen = move_alias(client, target, seen, result.previous_version, (result.version, canary.share))
+            since = datetime.now(UTC)
             log(f"canary: {canary.share:.0%} of {target.alias} to version {result.version} for {canary.seconds:g}s")
-            fired = watch_canary(cloudwatch, result, canary, alarms)
-            if fired:
-                return {**undo(client, target, result, outcome), "outcome": f"alarm fired: {', '.join(fired)}"}
+            with SyntheticTraffic(canary, probes) as traffic:
+                failure, evidence = run_canary(cloudwatch, target, result, canary, alarms, metrics, since)
+            outcome["synthetic_traffic"] = traffic.summary()
+            outcome["canary_invocations"] = str(evidence.invocations) if evidence else ""
+            log(f"canary: synthetic traffic {outcome['synthetic_traffic']}")
+            if failure:
+                log(f"{failure}: moving {target.alias} back to version {result.previous_version}")
+                failure = f"{failure}; synthetic traffic: {outcome['synthetic_traffic']}"
+                return {**undo(client, target, result, outcome), "outcome": failure}
         seen = move_alias(client, target, seen, result.version)
         log(f"alias {target.alias} moved from version {result.previous_version} to {result.version}")
         exit_status = run_verification(verify_command, result) if verify_command else 0
@@ -575,7 +834,12 @@ def deploy(
             "verification_exit_status": str(exit_status),
             "outcome": f"verification exited {exit_status}",
         }
-    passed = "all at once" if canary.all_at_once else f"canary passed ({canary.share:.0%}, {canary.seconds / 60:g} min)"
+    passed = (
+        "all at once"
+        if canary.all_at_once
+        else f"canary passed ({canary.share:.0%}, {outcome['canary_invocations']} invocations of version "
+        f"{result.version})"
+    )
     return {**outcome, "status": "live", "live_version": result.version, "outcome": passed}
 
 
@@ -591,7 +855,7 @@ def verify_in_place(
     failed = {**outcome, "status": "failed-no-rollback-target", "live_version": result.version}
     advice = "fix forward (merge a fix, or retrain) or roll back by hand to a version you name"
     try:
-        model_version = pre_traffic_check(invoke)
+        model_version, _ = pre_traffic_check(invoke)
     except (PreTrafficFailure, ClientError, BotoCoreError) as error:
         reason = f"pre-traffic check failed: {error}"
     else:
@@ -714,6 +978,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--all-at-once", action="store_true", help="skip the canary: 100%% right after the pre-traffic check"
     )
     deploy_command.add_argument(
+        "--min-canary-invocations",
+        type=at_least(1),
+        default=DEFAULT_MIN_CANARY_INVOCATIONS,
+        help="invocations of the new version through the alias (CloudWatch's Invocations by ExecutedVersion) "
+        f"without which the canary is inconclusive (default {DEFAULT_MIN_CANARY_INVOCATIONS})",
+    )
+    deploy_command.add_argument(
+        "--canary-extensions",
+        type=at_least(0),
+        default=DEFAULT_CANARY_EXTENSIONS,
+        help="times an inconclusive canary is extended by --canary-minutes before it is rolled back "
+        f"(default {DEFAULT_CANARY_EXTENSIONS})",
+    )
+    deploy_command.add_argument(
+        "--endpoint-url",
+        type=http_url,
+        default="",
+        help="the API's URL: the canary sends the route probes there (with $API_KEY as x-api-key when set); "
+        "without it the new version gets user traffic only",
+    )
+    deploy_command.add_argument(
+        "--canary-requests-per-second",
+        type=float,
+        default=DEFAULT_CANARY_REQUESTS_PER_SECOND,
+        help=f"rate of the synthetic traffic (default {DEFAULT_CANARY_REQUESTS_PER_SECOND:g}; 0 sends none)",
+    )
+    deploy_command.add_argument(
         "verify", nargs=argparse.REMAINDER, help="-- COMMAND ARGS... run once the new version has all the traffic"
     )
     return parser
@@ -726,6 +1017,23 @@ def share_of_traffic(text: str) -> float:
     return share
 
 
+def at_least(minimum: int) -> Callable[[str], int]:
+    def whole_number(text: str) -> int:
+        number = int(text)
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"{text} is less than {minimum}")
+        return number
+
+    return whole_number
+
+
+def http_url(text: str) -> str:
+    """An http(s) URL, or empty for none."""
+    if text and not text.startswith(("https://", "http://")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL")
+    return text
+
+
 def canary_settings(arguments: argparse.Namespace) -> Canary:
     return Canary(
         share=arguments.canary_share,
@@ -734,6 +1042,12 @@ def canary_settings(arguments: argparse.Namespace) -> Canary:
         alarm_prefix=arguments.alarm_prefix,
         poll_interval=arguments.alarm_poll_interval,
         all_at_once=arguments.all_at_once,
+        min_invocations=arguments.min_canary_invocations,
+        extensions=arguments.canary_extensions,
+        endpoint_url=arguments.endpoint_url,
+        # From the environment, never the command line, where `ps` and the job's log would show it.
+        api_key=os.environ.get("API_KEY", ""),
+        requests_per_second=arguments.canary_requests_per_second,
     )
 
 

@@ -1,5 +1,6 @@
-"""What moto cannot do for the monitor: turn the handler's EMF log lines into metrics, and answer
-GetMetricData with the statistics the monitor asks for (TC among them, which moto cannot compute).
+"""What moto cannot do for the monitor and the canary: turn the handler's EMF log lines into metrics, take
+Lambda's own per-invocation metrics from the Lambda stand-in, and answer GetMetricData with the statistics
+the monitor and the release's canary ask for (TC among them, which moto cannot compute).
 
 CloudWatch extracts a metric from every EMF line a function logs; moto reads no logs. This stand-in reads the
 lines the handler wrote (the Lambda stand-in's container logs), makes one datapoint per value of each metric
@@ -141,12 +142,15 @@ class EmfMetrics:
 
     lines: Callable[[], Iterable[str]]
     page_size: int | None = None
+    # Lambda's own metrics (AWS/Lambda), which moto does not publish: the Lambda stand-in's invocation counts.
+    lambda_metrics: Callable[[], Iterable[Datapoint]] = lambda: ()
     notes: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def get_metric_data(self, body: dict[str, Any]) -> dict[str, Any]:
         documents = list(emf_documents(self.lines()))
-        points = list(datapoints(documents))
+        counted = list(self.lambda_metrics())
+        points = [*datapoints(documents), *counted]
         start, end = _seconds(body["StartTime"]), _seconds(body["EndTime"])
         queries = body["MetricDataQueries"]
         offset = int(body.get("NextToken") or 0)
@@ -159,7 +163,8 @@ class EmfMetrics:
         with self.lock:
             self.notes.append(
                 f"GetMetricData ({len(page)} queries) answered by the EMF stand-in (rehearsal.emf_metrics) from "
-                f"the {len(documents)} EMF lines the handler wrote ({len(points)} values), not by CloudWatch"
+                f"the {len(documents)} EMF lines the handler wrote and the Lambda stand-in's {len(counted)} "
+                f"invocation metrics ({len(points)} values), not by CloudWatch"
             )
         return response
 

@@ -3,7 +3,9 @@ without Docker (rehearsal.image), registered in moto's ECR by a manifest whose d
 Lambda Invoke on any version or alias runs the handler of the image that version was published with, with
 the version's environment variables.
 
-Invoke goes through rehearsal.proxy in front of moto: every other request reaches moto unchanged.
+Invoke goes through rehearsal.proxy in front of moto: every other request reaches moto unchanged. Each
+invocation is counted as Lambda publishes it to CloudWatch (Invocations, Errors, Duration, by version behind
+an alias too), which moto does not: rehearsal.emf_metrics answers GetMetricData from those counts.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from rehearsal.emf_metrics import Datapoint
 from rehearsal.image import TaskRoot
 from rehearsal.proxy import ProxiedRequest, Reply
 
@@ -177,6 +180,7 @@ class LambdaService:
     log_dir: Path
     images: dict[str, TaskRoot] = field(default_factory=dict)  # digest -> the image's file system
     containers: dict[tuple[str, str], Container] = field(default_factory=dict)  # (function, version)
+    datapoints: list[Datapoint] = field(default_factory=list)  # Lambda's own metrics of every invocation
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def push(self, repository: str, tag: str, task_root: TaskRoot) -> str:
@@ -196,6 +200,7 @@ class LambdaService:
         function, qualifier = split_qualifier(
             unquote(match["function"]), parse_qs(urlsplit(request.target).query).get("Qualifier", [""])[0]
         )
+        started = time.monotonic()
         try:
             answer, version = self.invoke(function, qualifier, json.loads(request.body or b"{}"))
         except self.lambda_client.exceptions.ResourceNotFoundException as error:
@@ -204,6 +209,7 @@ class LambdaService:
             body = {"Type": "User", "message": str(error)}
             return Reply(502, {"X-Amzn-ErrorType": "InvalidImageException", "Content-Type": "application/json"},
                          json.dumps(body).encode())  # fmt: skip
+        self.count(function, qualifier, version, "error" in answer, (time.monotonic() - started) * 1000)
         headers = {"Content-Type": "application/json", "X-Amz-Executed-Version": version}
         if "error" in answer:
             headers["X-Amz-Function-Error"] = "Unhandled"
@@ -237,6 +243,30 @@ class LambdaService:
                 )
             container = self.containers[key]
         return container.invoke(request), version
+
+    def count(self, function: str, qualifier: str, version: str, failed: bool, milliseconds: float) -> None:
+        """The metrics Lambda publishes for one invocation: Invocations, Errors and Duration, by function, by
+        function and qualifier (Resource), and through an alias also by the version that ran (ExecutedVersion),
+        which the canary's per-version alarms and its evidence read."""
+        name = function.rsplit(":", 1)[-1] if function.startswith("arn:") else function
+        dimension_sets = [{"FunctionName": name}]
+        if qualifier:
+            dimension_sets.append({"FunctionName": name, "Resource": f"{name}:{qualifier}"})
+        if qualifier and qualifier != "$LATEST" and not qualifier.isdigit():
+            dimension_sets.append({"FunctionName": name, "Resource": f"{name}:{qualifier}", "ExecutedVersion": version})
+        values = {"Invocations": 1.0, "Errors": float(failed), "Duration": milliseconds}
+        now = time.time()
+        points = [
+            Datapoint("AWS/Lambda", metric, frozenset(dimensions.items()), now, value)
+            for dimensions in dimension_sets
+            for metric, value in values.items()
+        ]
+        with self.lock:
+            self.datapoints += points
+
+    def lambda_metrics(self) -> list[Datapoint]:
+        with self.lock:
+            return list(self.datapoints)
 
     def version_for(self, function: str, qualifier: str) -> str:
         """The version an Invoke runs: a number as given, $LATEST, or an alias's, weighted as Lambda routes."""

@@ -11,7 +11,9 @@ replaced, and every replacement says what it does in the job's log:
 - API Gateway: the stage is served on 127.0.0.1 from the API moto keeps (rehearsal.gateway), and the live
   tests are pointed there;
 - CloudWatch's metric extraction from EMF and GetMetricData's statistics: answered from the lines the handler
-  wrote by rehearsal.emf_metrics, which says so in the monitor job's log.
+  wrote by rehearsal.emf_metrics, which says so in the monitor job's log;
+- Lambda's own metrics (Invocations, Errors, Duration by ExecutedVersion), which the canary reads: counted per
+  invocation by the Lambda stand-in and answered by the same stand-in, which says so in the release job's log.
 After each stage, the AWS calls its jobs made are judged against the policies of the role that made them
 (rehearsal.permissions): moto enforces no IAM, so this is where a missing permission shows.
 """
@@ -62,12 +64,19 @@ ENVIRONMENT = "live"
 WEAK_PARAMETERS = "min_samples_leaf=1000"
 GATE_STEP = "Gate against production on the same hold-out"
 ROLLOUT_STEP = "Check the new version before traffic, canary it under the alarms, roll back on failure"
-# The release's canary is 10 minutes by default; the rehearsal waits 6 seconds (one alarm check either side).
-RELEASE_INPUTS = {"canary-minutes": "0.1"}
+# The release's canary is 10 minutes by default; the rehearsal's lasts 6 seconds (one alarm check either side).
+# To see the new version in so short a window it gets half the traffic, and the synthetic traffic is faster:
+# ~10 requests a second through the API Gateway stand-in give it ~30 invocations, 5 required.
+RELEASE_INPUTS = {
+    "canary-minutes": "0.1",
+    "canary-share": "0.5",
+    "canary-requests-per-second": "10",
+    "min-canary-invocations": "5",
+}
 # deploy.yml's checks job is `make lint` + `make test`, which CI runs on this very commit.
 NOT_PLAYED = {"checks": "make lint and make test, which CI runs itself"}
-# A merge that breaks the stage root (where the seed's curl posts) but not /predict or /health: the
-# pre-traffic check and the canary pass, the live contract tests do not.
+# A merge that breaks the stage root (where the seed's curl posts) but not /predict or /health. The
+# pre-traffic check calls every route of the route table, so it stops the version before any traffic moves.
 BROKEN_ROOT_ROUTE = """
 
 # Injected by the rehearsal's "failing release" stage.
@@ -138,7 +147,9 @@ class Rehearsal:
             local_client(moto_endpoint, "lambda"), local_client(moto_endpoint, "ecr"), workspace / "containers"
         )
         audit = RoleAudit(local_client(moto_endpoint, "iam"), ACCOUNT, endpoint="")
-        metrics = emf_metrics.EmfMetrics(emf_metrics.log_lines(workspace / "containers"))
+        metrics = emf_metrics.EmfMetrics(
+            emf_metrics.log_lines(workspace / "containers"), lambda_metrics=service.lambda_metrics
+        )
 
         def handle(request: ProxiedRequest, ask_moto: Callable[[], Reply]) -> Reply:
             audit.record(request)
@@ -441,11 +452,20 @@ class Rehearsal:
             raise StageFailed(f"the alias serves {self.alias(function)}, not version 2 alone\n{log}")
         if job.output("build", "model-version") != self.promoted():
             raise StageFailed(f"the image carries model {job.output('build', 'model-version')}, not the promoted one")
-        return f"version 2 (model {self.promoted()}) live after {rollout['outcome']} and the live tests", log
+        if int(rollout.get("canary-invocations") or 0) < int(RELEASE_INPUTS["min-canary-invocations"]):
+            raise StageFailed(f"the canary passed without the invocations it requires: {rollout}\n{log}")
+        if "EMF stand-in" not in log:
+            raise StageFailed(f"the canary's GetMetricData was not answered by the stand-in\n{log}")
+        return (
+            f"version 2 (model {self.promoted()}) live after {rollout['outcome']} (synthetic traffic: "
+            f"{rollout['synthetic-traffic']}; Invocations by ExecutedVersion from the Lambda stand-in's counts) "
+            "and the live tests",
+            log,
+        )
 
     def failing_release(self) -> tuple[str, str]:
-        """deploy.yml with a merge that breaks the stage root: the pre-traffic check and the canary pass, the
-        live contract tests fail, the rollout moves the alias back to version 2."""
+        """deploy.yml with a merge that breaks the stage root: the pre-traffic check, which calls every route
+        of the route table, rejects version 3 before the alias moves; version 2 keeps all the traffic."""
         self.commits += 1
         source = self.workspace / HANDLER_SOURCE
         released = source.read_text()
@@ -461,17 +481,21 @@ class Rehearsal:
         if run.succeeded or failed != [ROLLOUT_STEP]:
             raise StageFailed(f"expected the release to fail at its rollout only, failed steps: {failed}\n{log}")
         if (rollout.get("status"), rollout.get("version"), rollout.get("previous-version")) != (
-            "rolled-back",
+            "rejected",
             "3",
             "2",
         ):
-            raise StageFailed(f"the rollout did not roll version 3 back to 2: {rollout}\n{log}")
-        if not rollout.get("outcome", "").startswith("verification exited"):
-            raise StageFailed(f"version 3 was stopped before the live tests: {rollout.get('outcome')}\n{log}")
+            raise StageFailed(f"the rollout did not reject version 3 before traffic: {rollout}\n{log}")
+        # "POST / answered 502" for a wrong answer, "POST /: version 3 raised" for the rehearsal's exception.
+        if not rollout.get("outcome", "").startswith(
+            ("pre-traffic check failed: POST / ", "pre-traffic check failed: POST /:")
+        ):
+            raise StageFailed(f"version 3 was not stopped at POST / before traffic: {rollout.get('outcome')}\n{log}")
         if self.alias(function) != ("2", {}):
-            raise StageFailed(f"the alias serves {self.alias(function)} after the rollback, not version 2 alone\n{log}")
+            raise StageFailed(f"the alias serves {self.alias(function)}, not version 2 alone\n{log}")
         return (
-            f"version 3 passed pre-traffic and canary, failed the live tests ({rollout['outcome']}), rolled back to 2",
+            f"version 3 failed the pre-traffic check at {rollout['outcome'][26:80]}...; the alias never moved from "
+            "version 2, the live tests never ran",
             log,
         )
 
