@@ -161,11 +161,19 @@ def gate_report(args: argparse.Namespace) -> Any:
     )
 
 
-def write_retrain_report(report: Any, folder: str) -> None:
-    from lambda_model.reporting.retrain import write_report
+def write_retrain_report(report: Any, folder: str | None, summary_md: str | None) -> None:
+    """The report of a gate's run (when a folder is given), then the job summary: the report's tables and
+    charts, which hold the gate's own table, or that table alone without a report."""
+    summary = report.markdown
+    if folder:
+        from lambda_model.reporting.retrain import write_report
 
-    written = write_report(report, Path(folder))
-    print(f"Wrote {written.markdown}, {written.html} and {len(written.pictures)} pictures.")
+        written = write_report(report, Path(folder))
+        print(f"Wrote {written.markdown}, {written.html} and {len(written.pictures)} pictures.")
+        summary = written.summary.read_text(encoding="utf-8")
+    if summary_md:
+        with open(summary_md, "a", encoding="utf-8") as file:
+            file.write(summary)
 
 
 def command_gate(args: argparse.Namespace) -> int:
@@ -174,11 +182,7 @@ def command_gate(args: argparse.Namespace) -> int:
     report_folder(args.report, "--report")
     report = gate_report(args)
     print(report.markdown)
-    if args.summary_md:
-        with open(args.summary_md, "a", encoding="utf-8") as summary:
-            summary.write(report.markdown)
-    if args.report:
-        write_retrain_report(report, args.report)
+    write_retrain_report(report, args.report, args.summary_md)
     if args.pointer_tag_output and report.pointer_tag is not None:
         with open(args.pointer_tag_output, "a", encoding="utf-8") as output:
             output.write(f"pointer-tag={report.pointer_tag}\n")
@@ -188,11 +192,7 @@ def command_gate(args: argparse.Namespace) -> int:
 def command_report(args: argparse.Namespace) -> int:
     report_folder(args.out, "--out")
     writable_file(args.summary_md, "--summary-md")
-    report = gate_report(args)
-    write_retrain_report(report, args.out)
-    if args.summary_md:
-        with open(args.summary_md, "a", encoding="utf-8") as summary:
-            summary.write((Path(args.out) / "summary.md").read_text(encoding="utf-8"))
+    write_retrain_report(gate_report(args), args.out, args.summary_md)
     return 0
 
 
@@ -393,7 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
     gate = add("gate", command_gate, "Compare a candidate model with production on the same hold-out.")
     add_gate_arguments(gate)
     gate.add_argument(
-        "--summary-md", metavar="FILE", help="append the gate's table as markdown (e.g. $GITHUB_STEP_SUMMARY)"
+        "--summary-md",
+        metavar="FILE",
+        help="append the gate's table as markdown (e.g. $GITHUB_STEP_SUMMARY); with --report, the report's summary",
     )
     gate.add_argument(
         "--pointer-tag-output",

@@ -278,6 +278,31 @@ def test_retrain_gates_before_anything_is_released(all_workflows: dict[str, Docu
     gate = train["steps"][step_index(train, r"lambda_model gate")]
     assert '--summary-md "$GITHUB_STEP_SUMMARY"' in gate["run"]
     assert "continue-on-error" not in gate, "a failed gate must stop the release"
+    assert "--report build/report" in gate["run"], "the summary's tables and the pictures come from the gate's run"
+
+
+def test_retrain_keeps_the_report_and_links_it_from_the_summary(all_workflows: dict[str, Document]) -> None:
+    steps = all_workflows["retrain.yml"].jobs["train"]["steps"]
+    gate = step_index(all_workflows["retrain.yml"].jobs["train"], r"lambda_model gate")
+    uploads = {step["id"]: step for step in steps if "upload-artifact@" in step.get("uses", "")}
+    assert set(uploads) == {"report-page", "report-pictures"}
+    # The page opens in the browser (archive: false needs v7+), the pictures are every PNG the gate drew.
+    assert uploads["report-page"]["with"] == {
+        "path": "build/report/report.html",
+        "archive": False,
+        "retention-days": 30,
+    }
+    assert uploads["report-pictures"]["with"]["path"] == "build/report/*.png"
+    link = next(step for step in steps if "outputs.artifact-url" in str(step.get("env", {})))
+    assert link["env"] == {
+        "PAGE_URL": "${{ steps.report-page.outputs.artifact-url }}",
+        "PICTURES_URL": "${{ steps.report-pictures.outputs.artifact-url }}",
+    }
+    assert '"$GITHUB_STEP_SUMMARY"' in link["run"]
+    for step in [*uploads.values(), link]:
+        assert steps.index(step) > gate
+        # Kept after a failed gate too, when the pictures matter most; skipped when the gate never ran.
+        assert step["if"].startswith("${{ !cancelled() && (steps.gate.outcome == 'success'"), step["name"]
 
 
 # --------------------------------------------------------------------------- timeouts and concurrency

@@ -33,13 +33,21 @@ class Written:
     pictures: list[Path]
 
 
+def clear(folder: Path, pictures: Sequence[str]) -> None:
+    """The folder, without the pictures an earlier report left: a picture this one does not draw (features.png
+    once production is gone) would otherwise lie beside it, linked from nowhere, and be uploaded with it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in pictures:
+        (folder / name).unlink(missing_ok=True)
+
+
 def write(folder: Path, title: str, sections: Sequence[Section]) -> Written:
     pictures = [section.picture for section in sections if section.picture is not None]
     markdown = folder / "report.md"
     summary = folder / "summary.md"
     page = folder / "report.html"
     markdown.write_text(_markdown(title, sections, with_pictures=True), encoding="utf-8")
-    summary.write_text(_markdown(title, sections, with_pictures=False), encoding="utf-8")
+    summary.write_text(_summary(title, sections), encoding="utf-8")
     page.write_text(_html(title, sections), encoding="utf-8")
     return Written(markdown, summary, page, pictures)
 
@@ -51,6 +59,18 @@ def _markdown(title: str, sections: Sequence[Section], with_pictures: bool) -> s
         if with_pictures and section.picture is not None:
             parts.append(f"![{section.caption or section.heading}]({section.picture.name})\n")
     return "\n".join(parts)
+
+
+SUMMARY_LIMIT = 1024 * 1024
+"""GitHub's limit for what one step writes to its job summary (the links come from a step of their own)."""
+
+
+def _summary(title: str, sections: Sequence[Section]) -> str:
+    text = _markdown(title, sections, with_pictures=False)
+    if len(text.encode("utf-8")) <= SUMMARY_LIMIT:
+        return text
+    # Only wide data gets here (thousands of features); the page and the pictures still show everything.
+    return f"## {title}\n\nThe tables are too large for a job summary (1 MiB): see the report page.\n"
 
 
 def _html(title: str, sections: Sequence[Section]) -> str:

@@ -10,6 +10,8 @@ from lambda_model.registry.loaded_model import LoadedModel
 from lambda_model.reporting import document, figures
 from lambda_model.reporting.document import Section
 
+PICTURES = ("psi.png", "features.png")
+
 
 def psi_body(drift: DriftReport, title: str) -> str:
     """The drift table (without its heading: the section has one) and the same PSI as a Mermaid chart."""
@@ -27,7 +29,7 @@ def psi_body(drift: DriftReport, title: str) -> str:
 def write_report(drift: DriftReport, model: LoadedModel, source: str, folder: Path) -> document.Written:
     if model.baseline is None:  # drift_of_csv refuses such a model before a report is asked for
         raise ValueError(f"model {model.version} has no baseline to draw")
-    folder.mkdir(parents=True, exist_ok=True)
+    document.clear(folder, PICTURES)
     psi_picture = figures.psi_chart(folder / "psi.png", drift, f"PSI per feature: {source} against the baseline")
     body = psi_body(drift, f"`{source}` against model {model.version}'s baseline")
     histograms = figures.distributions(

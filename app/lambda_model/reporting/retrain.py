@@ -21,6 +21,7 @@ from lambda_model.reporting.document import Section
 from lambda_model.reporting.drift import psi_body
 from lambda_model.training.gate import Answers, Evidence, GateReport
 
+PICTURES = ("confusion.png", "per_class.png", "features.png", "confidence.png", "disagreement.png")
 NO_PRODUCTION = "No production model yet: this report shows the candidate alone."
 
 
@@ -54,7 +55,7 @@ def write_report(gate: GateReport, folder: Path) -> document.Written:
     evidence = gate.evidence
     if evidence is None:
         raise ValueError("the gate report carries no evidence to draw")
-    folder.mkdir(parents=True, exist_ok=True)
+    document.clear(folder, PICTURES)
     classes = evidence.dataset.classes
     holdout = evidence.split.holdout_labels
     compared = evidence.production is not None and evidence.production_holdout is not None
