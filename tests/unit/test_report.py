@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from lambda_model.cli import main
+from lambda_model.registry.local_store import LocalStore
 from lambda_model.reporting import figures
 from lambda_model.reporting.retrain import NO_PRODUCTION, per_class
 from lambda_model.training.gate import run_gate
@@ -188,3 +189,30 @@ def test_matplotlib_is_for_training_only_and_the_serving_image_does_not_get_it()
             text = module.read_text()
             assert "reporting" not in text, module
             assert "matplotlib" not in text, module
+
+
+def test_a_production_of_another_signature_is_named_and_the_candidate_shown_alone(
+    stores, cancer_store, cancer_csv, tmp_path
+):
+    root, _ = stores
+    candidate = str(LocalStore(cancer_store).fetch_current())
+    out = tmp_path / "changed"
+    arguments = ["report", "--candidate", candidate, "--baseline", str(root), "--data", str(cancer_csv)]
+    assert main([*arguments, "--out", str(out)]) == 0
+    markdown = (out / "report.md").read_text()
+    assert "has another signature" in markdown
+    assert "The API changed: not allowed" in markdown
+    assert "Not compared: the signatures differ." in markdown
+    assert "production precision" not in markdown
+    assert_pictures_shown(out, RETRAIN_PICTURES - {"features.png"})
+
+
+def test_a_summary_too_large_for_github_points_at_the_page(compared, monkeypatch, tmp_path):
+    from lambda_model.reporting import document
+    from lambda_model.reporting.retrain import write_report
+
+    _, gate = compared
+    monkeypatch.setattr(document, "SUMMARY_LIMIT", 100)
+    written = write_report(gate, tmp_path)
+    assert "too large for a job summary" in written.summary.read_text()
+    assert gate.markdown in written.markdown.read_text()
