@@ -18,6 +18,7 @@ matplotlib.use("Agg")  # before pyplot: a CI runner has no display
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from lambda_model.monitoring.drift import DriftReport
 from lambda_model.registry.baseline import Baseline
@@ -161,8 +162,8 @@ def psi_chart(path: Path, drift: DriftReport, title: str) -> Path:
     figure, axis = plt.subplots(figsize=WIDE, layout="constrained")
     names = [row.name for row in rows]
     values = [row.psi for row in rows]
-    colours = [{"drift": ACT, "watch": WATCH}.get(row.level, CANDIDATE) for row in rows]
-    axis.barh(names, values, color=colours)
+    level_colours = {"stable": CANDIDATE, "watch": WATCH, "drift": ACT}
+    axis.barh(names, values, color=[level_colours.get(row.level, CANDIDATE) for row in rows])
     axis.axvline(
         drift.thresholds.psi_watch, color=WATCH, linestyle="--", label=f"watch ({drift.thresholds.psi_watch:g})"
     )
@@ -171,7 +172,10 @@ def psi_chart(path: Path, drift: DriftReport, title: str) -> Path:
     axis.invert_yaxis()  # the features in the table's order, top to bottom
     axis.set_title(title)
     axis.set_xlabel("PSI (population stability index, unitless)")
-    axis.legend(loc="lower right")
+    # The bars' colours say the reading too, for whoever does not compare each bar with the lines.
+    readings = [Patch(color=colour, label=level) for level, colour in level_colours.items()]
+    handles = [*axis.get_legend_handles_labels()[0], *readings]
+    axis.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), title="levels, readings")
     return _save(figure, path)
 
 
@@ -202,6 +206,8 @@ def distributions(
         axis.set_ylabel("rows (%)", fontsize=8)
     for axis in axes.flat[len(baseline.features) :]:
         axis.set_visible(False)
-    figure.legend(*axes.flat[0].get_legend_handles_labels(), loc="outside lower center", ncols=2)
-    figure.suptitle(title)
+    # The title and legend in one block at the top (a suptitle beside an outside legend overlaps it): on wide
+    # data the figure is tall, and a legend at the bottom would be out of sight.
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside upper center", ncols=2, title=title, title_fontsize=12, frameon=False)
     return _save(figure, path)
