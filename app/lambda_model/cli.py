@@ -214,8 +214,9 @@ def command_drift(args: argparse.Namespace) -> int:
     if args.report:
         from lambda_model.reporting.drift import write_report
 
-        written = write_report(report, model, args.data, Path(args.report))
-        print(f"Wrote {written.markdown}, {written.html} and {len(written.pictures)} pictures.")
+        if model.baseline is not None:  # drift_of_csv refused a model without one already
+            written = write_report(report, model.version, model.signature, model.baseline, args.data, Path(args.report))
+            print(f"Wrote {written.markdown}, {written.html} and {len(written.pictures)} pictures.")
     if not report.judged:
         print(f"error: {report.verdict()}", file=sys.stderr)
     return report.exit_code
@@ -226,6 +227,7 @@ def command_monitor(args: argparse.Namespace) -> int:
     from lambda_model.monitoring.live import monitor, parse_windows
 
     writable_file(args.summary_md, "--summary-md")
+    report_folder(args.report, "--report")
     try:
         windows = parse_windows(args.window)
     except ValueError as error:
@@ -238,6 +240,11 @@ def command_monitor(args: argparse.Namespace) -> int:
     if args.summary_md:
         with open(args.summary_md, "a", encoding="utf-8") as summary:
             summary.write(report.markdown())
+    if args.report:
+        from lambda_model.reporting.drift import write_monitor_report
+
+        written = write_monitor_report(report, Path(args.report))
+        print(f"Wrote {written.markdown}, {written.html} and {len(written.pictures)} pictures.")
     if report.exit_code == 2:
         print(f"error: cannot judge: {report.verdict()}", file=sys.stderr)
     return report.exit_code
@@ -474,6 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     monitor.add_argument(
         "--summary-md", metavar="FILE", help="append the tables as markdown (e.g. $GITHUB_STEP_SUMMARY)"
     )
+    monitor.add_argument("--report", metavar="DIR", help="also write each window's PSI chart and histograms here")
 
     openapi = add("openapi", command_openapi, "Write the OpenAPI document of a model's API (YAML, or JSON for .json).")
     openapi.add_argument("--model", default=default_model_uri(), help="model URI (default: %(default)s)")

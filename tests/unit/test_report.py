@@ -50,7 +50,7 @@ def alone(stores, tmp_path_factory):
 
 
 def expected_size(name: str, features: int = 4) -> tuple[int, int]:
-    if name == "features.png":
+    if name.startswith("features"):
         return figures.pixels(figures.size_of_features_figure(features))
     return figures.pixels(figures.WIDE)
 

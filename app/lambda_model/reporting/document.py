@@ -34,11 +34,12 @@ class Written:
 
 
 def clear(folder: Path, pictures: Sequence[str]) -> None:
-    """The folder, without the pictures an earlier report left: a picture this one does not draw (features.png
-    once production is gone) would otherwise lie beside it, linked from nowhere, and be uploaded with it."""
+    """The folder, without the pictures (names or glob patterns) an earlier report left: one this report does
+    not draw (features.png once production is gone) would lie beside it, linked from nowhere, and be uploaded."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name in pictures:
-        (folder / name).unlink(missing_ok=True)
+    for pattern in pictures:
+        for path in folder.glob(pattern):
+            path.unlink()
 
 
 def write(folder: Path, title: str, sections: Sequence[Section]) -> Written:
