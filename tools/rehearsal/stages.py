@@ -412,15 +412,21 @@ class Rehearsal:
             raise StageFailed(f"a function exists before any model: {[f['FunctionName'] for f in functions]}")
         return f"no model yet; repository {repository} and bucket {bucket} created, no function", log
 
-    def report_in_summary(self, job: Job, log: str, folder_name: str = "report") -> str:
+    def report_in_summary(self, job: Job, log: str, folder_name: str = "report", charts: bool = True) -> str:
         """The job's summary holds the report's tables and links the page and every picture, which the upload
-        steps kept (the rehearsal's artifact-url is the file's own). Returns what it lists."""
+        steps kept (the rehearsal's artifact-url is the file's own); `charts`: and its Mermaid charts (the
+        monitor's summary is its own tables). Returns what it lists."""
         summary = job.summary()
         folder = self.workspace / "build" / folder_name
         pictures = sorted(path.name for path in folder.glob("*.png"))
         page = (folder / "report.html").as_uri()
         missing = [name for name in pictures if f"`{name}`" not in summary]
-        if not pictures or missing or f"[the report page]({page})" not in summary or "xychart-beta" not in summary:
+        if (
+            not pictures
+            or missing
+            or f"[the report page]({page})" not in summary
+            or (charts and "xychart" not in summary)
+        ):
             raise StageFailed(f"the summary does not link the report ({pictures}, missing {missing})\n{summary}\n{log}")
         return f"summary links report.html and {', '.join(pictures)}"
 
@@ -580,7 +586,7 @@ class Rehearsal:
         failed = [record.name for record in job.records if record.outcome == "failure"]
         if failing.succeeded or failed != [MONITOR_STEP] or f"drift: {feature} (PSI" not in job.stdout():
             raise StageFailed(f"the monitor did not fail with drift on {feature} (failed steps {failed})\n{log}")
-        reported = self.report_in_summary(job, log, "monitor-report")
+        reported = self.report_in_summary(job, log, "monitor-report", charts=False)
         return (
             f"{len(unshifted)} resampled records: no drift; {len(shifted)} more with {feature} "
             f"+{MONITOR_SHIFT_STDS:g} std: the monitor failed with drift on {feature} "
