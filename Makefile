@@ -24,7 +24,7 @@ python_too_old = $(shell found="$$($(PYTHON) -c 'import sys; print("%d.%d" % sys
 	printf "lambda-model needs Python %s+ (found %s)\n", min, ($$0 == "" ? "no working " python : $$0) }')
 check_python = $(if $(python_too_old),$(error $(python_too_old)))
 
-.PHONY: help setup serve train test lint bench lock clean iam rehearse
+.PHONY: help setup serve train report test lint bench lock clean iam rehearse
 
 help: ## List the verbs
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/$$(PORT)/$(PORT)/g' \
@@ -54,6 +54,18 @@ setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(WORKFLOW_LINT_VENV)/.inst
 
 train: $(VENV)/.installed ## Train on the bundled iris data into the local store
 	$(PY) -m lambda_model train --store $(MODEL_STORE)
+
+# Where `make report` writes; PARAMS="n_estimators=50 max_depth=2" trains the candidate with other parameters.
+REPORT_DIR := build/report
+PARAMS ?=
+
+report: $(VENV)/.installed ## Train a candidate (not promoted) and report it against the current version in build/report/
+	mkdir -p $(REPORT_DIR)
+	$(PY) -m lambda_model train --store $(MODEL_STORE) --no-promote --summary-json $(REPORT_DIR)/candidate.json \
+		$(foreach parameter,$(PARAMS),--param $(parameter))
+	$(PY) -m lambda_model report --baseline $(MODEL_STORE) --out $(REPORT_DIR) \
+		--candidate "$$($(PY) -c 'import json, sys; print(json.load(open(sys.argv[1]))["uri"])' $(REPORT_DIR)/candidate.json)"
+	@echo "Open $(REPORT_DIR)/report.html (pictures inlined) or $(REPORT_DIR)/report.md."
 
 serve: train ## Train, then serve the API on http://127.0.0.1:$(PORT)
 	PORT=$(PORT) MODEL_URI=$(MODEL_STORE) $(PY) -m lambda_model serve

@@ -1,4 +1,5 @@
-"""`python -m lambda_model`: train, predict, serve, invoke, gate, drift, monitor, promote, export, versions, openapi.
+"""`python -m lambda_model`: train, predict, serve, invoke, gate, report, drift, monitor, promote, export, versions,
+openapi.
 
 Training modules import scikit-learn, so they are imported inside the commands that need them:
 `predict`, `serve` and `invoke` start as fast as the Lambda function does.
@@ -120,12 +121,20 @@ def command_invoke(args: argparse.Namespace) -> int:
     return 0
 
 
-def command_gate(args: argparse.Namespace) -> int:
+def report_folder(path: str | None, option: str) -> None:
+    """A report's folder: local (the pictures are opened from disk or uploaded from it), creatable, writable."""
+    if path is None:
+        return
+    if "://" in path:
+        raise UsageError(f"{option} {path}: a report is written to a local folder, not a URL")
+    local_folder(path, option)
+
+
+def gate_report(args: argparse.Namespace) -> Any:
+    """The gate's computation as `gate` and `report` both run it: one source for the verdict and the report."""
     from lambda_model.training.gate import run_gate
 
-    writable_file(args.summary_md, "--summary-md")
-    writable_file(args.pointer_tag_output, "--pointer-tag-output")
-    report = run_gate(
+    return run_gate(
         args.candidate,
         args.baseline,
         args.data,
@@ -135,14 +144,41 @@ def command_gate(args: argparse.Namespace) -> int:
         allow_signature_change=args.allow_signature_change,
         label_column=args.label,
     )
+
+
+def write_retrain_report(report: Any, folder: str | None, summary_md: str | None) -> None:
+    """The report of a gate's run (when a folder is given), then the job summary: the report's tables and
+    charts, which hold the gate's own table, or that table alone without a report."""
+    summary = report.markdown
+    if folder:
+        from lambda_model.reporting.retrain import write_report
+
+        written = write_report(report, Path(folder))
+        print(f"Wrote {written.markdown}, {written.html} and {len(written.pictures)} pictures.")
+        summary = written.summary.read_text(encoding="utf-8")
+    if summary_md:
+        with open(summary_md, "a", encoding="utf-8") as file:
+            file.write(summary)
+
+
+def command_gate(args: argparse.Namespace) -> int:
+    writable_file(args.summary_md, "--summary-md")
+    writable_file(args.pointer_tag_output, "--pointer-tag-output")
+    report_folder(args.report, "--report")
+    report = gate_report(args)
     print(report.markdown)
-    if args.summary_md:
-        with open(args.summary_md, "a", encoding="utf-8") as summary:
-            summary.write(report.markdown)
+    write_retrain_report(report, args.report, args.summary_md)
     if args.pointer_tag_output and report.pointer_tag is not None:
         with open(args.pointer_tag_output, "a", encoding="utf-8") as output:
             output.write(f"pointer-tag={report.pointer_tag}\n")
     return 0 if report.result.passed else 1
+
+
+def command_report(args: argparse.Namespace) -> int:
+    report_folder(args.out, "--out")
+    writable_file(args.summary_md, "--summary-md")
+    write_retrain_report(gate_report(args), args.out, args.summary_md)
+    return 0
 
 
 def command_drift(args: argparse.Namespace) -> int:
@@ -152,12 +188,20 @@ def command_drift(args: argparse.Namespace) -> int:
     from lambda_model.registry.store import resolve_model
 
     writable_file(args.summary_md, "--summary-md")
+    report_folder(args.report, "--report")
     thresholds = Thresholds(psi_act=args.psi_threshold, min_records=args.min_records)
-    report = drift_of_csv(LoadedModel(resolve_model(args.model)), args.data, thresholds, args.label)
+    model = LoadedModel(resolve_model(args.model))
+    report = drift_of_csv(model, args.data, thresholds, args.label)
     print(report.markdown())
     if args.summary_md:
         with open(args.summary_md, "a", encoding="utf-8") as summary:
             summary.write(report.markdown())
+    if args.report:
+        from lambda_model.reporting.drift import write_report
+
+        if model.baseline is not None:  # drift_of_csv refused a model without one already
+            written = write_report(report, model.version, model.signature, model.baseline, args.data, Path(args.report))
+            print(f"Wrote {written.markdown}, {written.html} and {len(written.pictures)} pictures.")
     if not report.judged:
         print(f"error: {report.verdict()}", file=sys.stderr)
     return report.exit_code
@@ -168,6 +212,7 @@ def command_monitor(args: argparse.Namespace) -> int:
     from lambda_model.monitoring.live import monitor, parse_windows
 
     writable_file(args.summary_md, "--summary-md")
+    report_folder(args.report, "--report")
     try:
         windows = parse_windows(args.window)
     except ValueError as error:
@@ -180,6 +225,11 @@ def command_monitor(args: argparse.Namespace) -> int:
     if args.summary_md:
         with open(args.summary_md, "a", encoding="utf-8") as summary:
             summary.write(report.markdown())
+    if args.report:
+        from lambda_model.reporting.drift import write_monitor_report
+
+        written = write_monitor_report(report, Path(args.report))
+        print(f"Wrote {written.markdown}, {written.html} and {len(written.pictures)} pictures.")
     if report.exit_code == 2:
         print(f"error: cannot judge: {report.verdict()}", file=sys.stderr)
     return report.exit_code
@@ -268,10 +318,42 @@ def add_drift_thresholds(command: argparse.ArgumentParser, min_records_help: str
     command.add_argument("--min-records", type=positive_count, default=500, help=min_records_help)
 
 
+def add_gate_arguments(parser: argparse.ArgumentParser, min_accuracy_default: float | None = None) -> None:
+    """The gate's inputs and thresholds, the same for `gate` and `report`, so a report judges as the gate does."""
+    parser.add_argument("--candidate", required=True, help="model URI of the candidate version")
+    parser.add_argument(
+        "--baseline",
+        help="production's store; only an existing store without `current` counts as none, anything unreadable fails",
+    )
+    parser.add_argument("--data", help="the data the hold-out is drawn from (default: the bundled iris data)")
+    parser.add_argument("--label", help="the data's label column (default: the one the candidate was trained with)")
+    parser.add_argument(
+        "--allow-signature-change",
+        action="store_true",
+        help="release a candidate whose features or classes differ from production's (an API change)",
+    )
+    parser.add_argument(
+        "--min-accuracy",
+        type=share,
+        required=min_accuracy_default is None,
+        default=min_accuracy_default,
+        help="lowest acceptable hold-out accuracy, 0-1" + ("" if min_accuracy_default is None else " (%(default)s)"),
+    )
+    parser.add_argument("--max-regression", type=share, default=0.0, help="largest allowed drop below production, 0-1")
+    parser.add_argument(
+        "--max-disagreement",
+        type=share,
+        default=0.05,
+        help="largest share of reference rows where candidate and production may predict differently (0.05)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lambda_model.serving import offline
 
-    parser = argparse.ArgumentParser(prog="python -m lambda_model", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m lambda_model", description=__doc__.split("\n\n")[0].replace("\n", " ")
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
@@ -309,33 +391,28 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--model", default=default_model_uri(), help="model URI (default: %(default)s)")
 
     gate = add("gate", command_gate, "Compare a candidate model with production on the same hold-out.")
-    gate.add_argument("--candidate", required=True, help="model URI of the candidate version")
+    add_gate_arguments(gate)
     gate.add_argument(
-        "--baseline",
-        help="production's store; only an existing store without `current` counts as none, anything unreadable fails",
-    )
-    gate.add_argument("--data", help="the data the hold-out is drawn from (default: the bundled iris data)")
-    gate.add_argument("--label", help="the data's label column (default: the one the candidate was trained with)")
-    gate.add_argument(
-        "--allow-signature-change",
-        action="store_true",
-        help="release a candidate whose features or classes differ from production's (an API change)",
-    )
-    gate.add_argument("--min-accuracy", type=share, required=True, help="lowest acceptable hold-out accuracy, 0-1")
-    gate.add_argument("--max-regression", type=share, default=0.0, help="largest allowed drop below production, 0-1")
-    gate.add_argument(
-        "--max-disagreement",
-        type=share,
-        default=0.05,
-        help="largest share of reference rows where candidate and production may predict differently (0.05)",
-    )
-    gate.add_argument(
-        "--summary-md", metavar="FILE", help="append the gate's table as markdown (e.g. $GITHUB_STEP_SUMMARY)"
+        "--summary-md",
+        metavar="FILE",
+        help="append the gate's table as markdown (e.g. $GITHUB_STEP_SUMMARY); with --report, the report's summary",
     )
     gate.add_argument(
         "--pointer-tag-output",
         metavar="FILE",
         help="append `pointer-tag=TAG` (production's pointer as judged, for promote --if-pointer), e.g. $GITHUB_OUTPUT",
+    )
+    gate.add_argument("--report", metavar="DIR", help="also write the report of this verdict here (as `report` does)")
+
+    report = add(
+        "report",
+        command_report,
+        "Write the gate's comparison as pictures, report.md, summary.md and a self-contained report.html.",
+    )
+    add_gate_arguments(report, min_accuracy_default=0.9)
+    report.add_argument("--out", required=True, metavar="DIR", help="the folder to write, e.g. build/report")
+    report.add_argument(
+        "--summary-md", metavar="FILE", help="append the report's tables and charts (e.g. $GITHUB_STEP_SUMMARY)"
     )
 
     promote = add("promote", command_promote, "Make a stored version the current one.")
@@ -366,6 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--label", help="the CSV's label column to ignore (default: the model's)")
     add_drift_thresholds(drift, "fewest records that can be judged (500)")
     drift.add_argument("--summary-md", metavar="FILE", help="append the table as markdown (e.g. $GITHUB_STEP_SUMMARY)")
+    drift.add_argument("--report", metavar="DIR", help="also write the PSI chart and live-vs-baseline histograms here")
 
     monitor = add(
         "monitor",
@@ -386,6 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     monitor.add_argument(
         "--summary-md", metavar="FILE", help="append the tables as markdown (e.g. $GITHUB_STEP_SUMMARY)"
     )
+    monitor.add_argument("--report", metavar="DIR", help="also write each window's PSI chart and histograms here")
 
     openapi = add("openapi", command_openapi, "Write the OpenAPI document of a model's API (YAML, or JSON for .json).")
     openapi.add_argument("--model", default=default_model_uri(), help="model URI (default: %(default)s)")
@@ -405,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         from lambda_model.monitoring.live import MonitorError
 
         expected += (MetricsError, MonitorError)
-    if args.command in ("train", "gate", "drift"):
+    if args.command in ("train", "gate", "report", "drift"):
         from lambda_model.training.conversion import ParityError
         from lambda_model.training.data import DataError
         from lambda_model.training.pipeline import ParameterError

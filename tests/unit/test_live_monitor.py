@@ -267,3 +267,16 @@ def test_the_window_ends_at_the_next_whole_minute_so_the_latest_records_count(mo
         )
     assert (report.windows[0].start, report.windows[0].end) == (end - timedelta(days=1), end)
     assert report.exit_code == 0
+
+
+def test_the_monitor_report_draws_each_windows_psi_chart_and_histograms(model_store, iris, tmp_path):
+    from lambda_model.reporting.drift import write_monitor_report
+    from tests.unit.test_report import assert_pictures_shown
+
+    model, predictor, rows = iris
+    report = run(model_store, model, predictor, rows, parse_windows("1d,7d"))
+    written = write_monitor_report(report, tmp_path)
+    assert_pictures_shown(tmp_path, {"psi-1d.png", "features-1d.png", "psi-7d.png", "features-7d.png"})
+    assert report.verdict() in written.markdown.read_text()
+    for window in report.windows:
+        assert window.drift.markdown("x").split("\n", 2)[2] in written.summary.read_text()

@@ -215,9 +215,11 @@ def test_the_checks_run_every_make_target_that_ci_runs(all_workflows: dict[str, 
 def test_the_monitor_fails_on_drift_and_is_skipped_without_its_role(all_workflows: dict[str, Document]) -> None:
     job = all_workflows["monitor.yml"].jobs["monitor"]
     assert job["permissions"] == {"contents": "read", "id-token": "write"}
-    setup, *rest = job["steps"]
+    setup, *rest, keep = job["steps"]
     assert "vars.AWS_MONITOR_ROLE_ARN" in setup["env"]["ROLE_ARN"]
     assert all(step["if"] == "steps.setup.outputs.configured == 'true'" for step in rest)
+    # The report step runs only after the judging step ran (so never without the role either).
+    assert keep["uses"] == KEEP_REPORT
     judge = rest[-1]["run"]
     assert "lambda_model monitor" in judge
     assert '--summary-md "$GITHUB_STEP_SUMMARY"' in judge
@@ -278,6 +280,45 @@ def test_retrain_gates_before_anything_is_released(all_workflows: dict[str, Docu
     gate = train["steps"][step_index(train, r"lambda_model gate")]
     assert '--summary-md "$GITHUB_STEP_SUMMARY"' in gate["run"]
     assert "continue-on-error" not in gate, "a failed gate must stop the release"
+    assert "--report build/report" in gate["run"], "the summary's tables and the pictures come from the gate's run"
+
+
+KEEP_REPORT = "$/.github/actions/keep-report"
+
+
+@pytest.mark.parametrize(
+    ("workflow", "job_id", "step_id", "folder"),
+    [("retrain.yml", "train", "gate", "build/report"), ("monitor.yml", "monitor", "monitor", "build/monitor-report")],
+)
+def test_the_report_is_kept_and_linked_from_the_summary_whatever_the_verdict(
+    all_workflows: dict[str, Document], workflow: str, job_id: str, step_id: str, folder: str
+) -> None:
+    steps = all_workflows[workflow].jobs[job_id]["steps"]
+    judging = next(index for index, step in enumerate(steps) if step.get("id") == step_id)
+    assert f"--report {folder}" in steps[judging]["run"]
+    (keep,) = [step for step in steps if step.get("uses") == KEEP_REPORT]
+    assert steps.index(keep) > judging
+    assert keep["with"]["folder"] == folder
+    # Kept after a failed gate or on drift too, when the pictures matter most; not when the step never ran.
+    outcome = f"steps.{step_id}.outcome"
+    assert keep["if"] == f"${{{{ !cancelled() && ({outcome} == 'success' || {outcome} == 'failure') }}}}"
+
+
+def test_the_report_action_uploads_the_page_unzipped_and_links_both_artifacts() -> None:
+    action = actions()["keep-report"]
+    steps = action.data["runs"]["steps"]
+    uploads = {step["id"]: step for step in steps if "upload-artifact@" in step.get("uses", "")}
+    # The page opens in the browser (archive: false needs v7+); the pictures are every PNG the report drew.
+    assert uploads["page"]["with"] == {
+        "path": "${{ inputs.folder }}/report.html",
+        "archive": False,
+        "retention-days": 30,
+    }
+    assert uploads["pictures"]["with"]["path"] == "${{ inputs.folder }}/*.png"
+    link = steps[-1]
+    assert link["env"]["PAGE_URL"] == "${{ steps.page.outputs.artifact-url }}"
+    assert link["env"]["PICTURES_URL"] == "${{ steps.pictures.outputs.artifact-url }}"
+    assert '"$GITHUB_STEP_SUMMARY"' in link["run"]
 
 
 # --------------------------------------------------------------------------- timeouts and concurrency

@@ -32,8 +32,9 @@ class StepRecord:
     run: StepRun | None = None
 
 
-# A `uses:` substitute gets the job and the step's `with:` values; it returns a note for the log.
-Substitute = Callable[["Job", dict[str, str]], str]
+# A `uses:` substitute gets the job and the step's `with:` values; it returns a note for the log, or a note
+# and the step's outputs (what the action would set, e.g. upload-artifact's artifact-url).
+Substitute = Callable[["Job", dict[str, str]], str | tuple[str, dict[str, str]]]
 
 
 @dataclass
@@ -120,8 +121,10 @@ class Job:
         """A `uses:` step: its substitute, or a local composite action's own steps. (outcome, outputs)."""
         for prefix, action in self.actions.items():
             if prefix in uses:
-                self.records.append(StepRecord(name, "substituted", action(self, settings)))
-                return "success", {}
+                result = action(self, settings)
+                note, outputs = result if isinstance(result, tuple) else (result, {})
+                self.records.append(StepRecord(name, "substituted", note))
+                return "success", outputs
         if not uses.startswith(LOCAL_ACTION_PREFIXES):
             raise NotRehearsable(f"{self.workflow}:{self.job_id} step {name!r} uses {uses}, which has no substitute")
         action = yaml.safe_load((self.workspace / uses.split("/", 1)[1] / "action.yml").read_text())
@@ -150,6 +153,10 @@ class Job:
 
     def stdout(self) -> str:
         return "\n".join(record.run.stdout for record in self.records if record.run)
+
+    def summary(self) -> str:
+        """What the job's steps wrote to GITHUB_STEP_SUMMARY, in order: the job's summary page."""
+        return "".join(record.run.summary for record in self.records if record.run)
 
 
 def triggers_of(workflow: Mapping[str, Any]) -> dict[str, Any]:

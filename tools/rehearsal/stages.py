@@ -250,8 +250,18 @@ class Rehearsal:
             "aws-actions/amazon-ecr-login@": lambda job, settings: "moto's registry needs no docker login",
             "docker/setup-buildx-action@": lambda job, settings: "no builder: the stage is assembled without Docker",
             "docker/build-push-action@": self.build_and_push,
-            "actions/upload-artifact@": lambda job, settings: f"{settings.get('path')} stays in the workspace",
+            "actions/upload-artifact@": self.keep_artifact,
         }
+
+    def keep_artifact(self, job: Job, settings: dict[str, str]) -> tuple[str, dict[str, str]]:
+        """upload-artifact: the files stay in the workspace, and artifact-url names them there (GitHub's names
+        the artifact's page), so what a summary links can be checked to exist."""
+        path = settings.get("path", "")
+        matches = sorted(self.workspace.glob(path)) if path else []
+        if not matches:  # GitHub warns and uploads nothing (if-no-files-found: warn, the default)
+            return f"{path} matches no file: nothing kept", {}
+        target = matches[0] if len(matches) == 1 and "*" not in path else matches[0].parent
+        return f"{path} stays in the workspace", {"artifact-url": target.as_uri()}
 
     def check_out(self, job: Job, settings: dict[str, str]) -> str:
         """actions/checkout: the workspace already is the checkout, if GitHub would let the job read it."""
@@ -413,6 +423,24 @@ class Rehearsal:
             raise StageFailed(f"a function exists before any model: {[f['FunctionName'] for f in functions]}")
         return f"no model yet; repository {repository} and bucket {bucket} created, no function", log
 
+    def report_in_summary(self, job: Job, log: str, folder_name: str = "report", charts: bool = True) -> str:
+        """The job's summary holds the report's tables and links the page and every picture, which the upload
+        steps kept (the rehearsal's artifact-url is the file's own); `charts`: and its Mermaid charts (the
+        monitor's summary is its own tables). Returns what it lists."""
+        summary = job.summary()
+        folder = self.workspace / "build" / folder_name
+        pictures = sorted(path.name for path in folder.glob("*.png"))
+        page = (folder / "report.html").as_uri()
+        missing = [name for name in pictures if f"`{name}`" not in summary]
+        if (
+            not pictures
+            or missing
+            or f"[the report page]({page})" not in summary
+            or (charts and "xychart" not in summary)
+        ):
+            raise StageFailed(f"the summary does not link the report ({pictures}, missing {missing})\n{summary}\n{log}")
+        return f"summary links report.html and {', '.join(pictures)}"
+
     def first_retrain(self) -> tuple[str, str]:
         """retrain.yml: train a version, gate it against "no production", release it (Terraform creates the
         function from its image: version 1, checked in place), then promote it."""
@@ -432,9 +460,10 @@ class Rehearsal:
             )
         if self.promoted() != version:
             raise StageFailed(f"model {version} was released but {self.promoted()!r} is promoted\n{log}")
+        reported = self.report_in_summary(train, log)
         return (
             f"model {version} trained, gated (no production yet), released as version 1 "
-            f"({rollout['outcome']}), promoted",
+            f"({rollout['outcome']}), promoted; {reported}",
             log,
         )
 
@@ -581,10 +610,11 @@ class Rehearsal:
         failed = [record.name for record in job.records if record.outcome == "failure"]
         if failing.succeeded or failed != [MONITOR_STEP] or f"drift: {feature} (PSI" not in job.stdout():
             raise StageFailed(f"the monitor did not fail with drift on {feature} (failed steps {failed})\n{log}")
+        reported = self.report_in_summary(job, log, "monitor-report", charts=False)
         return (
             f"{len(unshifted)} resampled records: no drift; {len(shifted)} more with {feature} "
             f"+{MONITOR_SHIFT_STDS:g} std: the monitor failed with drift on {feature} "
-            "(GetMetricData from the handler's EMF lines, by the stand-in)",
+            f"(GetMetricData from the handler's EMF lines, by the stand-in); {reported}",
             log,
         )
 
@@ -601,7 +631,8 @@ class Rehearsal:
             raise StageFailed(f"the release job ran after a failed gate: {run.results['release'].result}\n{log}")
         if self.promoted() != promoted:
             raise StageFailed(f"model {self.promoted()} is promoted after a failed gate, not {promoted}\n{log}")
-        return f"gate failed ({WEAK_PARAMETERS}), release job skipped, model {promoted} stays promoted", log
+        reported = self.report_in_summary(run.job("train"), log)
+        return f"gate failed ({WEAK_PARAMETERS}), release job skipped, model {promoted} stays promoted; {reported}", log
 
 
 # The documented order (issue 9 / docs/deploy.md): (stage, method).

@@ -62,6 +62,8 @@ class DriftReport:
     thresholds: Thresholds
     problems: list[str] = field(default_factory=list)
     """Why the data cannot be judged ([] when it can)."""
+    feature_counts: Mapping[str, Sequence[int]] = field(default_factory=dict)
+    """The counts per bin that were judged, by feature: what the report draws against the baseline's shares."""
 
     @property
     def judged(self) -> bool:
@@ -133,7 +135,7 @@ def judge(
         value = psi(baseline.class_priors, class_counts)
         level = _level(value, thresholds)
         rows.append(Row("predicted class", records, value, binned_ks(baseline.class_priors, class_counts), level))
-    return DriftReport(rows, thresholds, problems)
+    return DriftReport(rows, thresholds, problems, dict(feature_counts))
 
 
 def bin_counts(baseline: Baseline, features: np.ndarray) -> dict[str, list[int]]:

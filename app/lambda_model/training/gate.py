@@ -31,7 +31,7 @@ import numpy as np
 from lambda_model.registry.loaded_model import LoadedModel
 from lambda_model.registry.store import VERSIONS_DIR, ModelStore, StoreError, open_store, resolve_model
 from lambda_model.training.data import DEFAULT_LABEL_COLUMN, DataError, Dataset, load_dataset
-from lambda_model.training.evaluation import GateResult, Split, holdout_split, judge_metrics, metrics, score
+from lambda_model.training.evaluation import GateResult, Split, holdout_split, judge_metrics, metrics
 from lambda_model.training.pipeline import build_pipeline
 from lambda_model.training.reference import frozen_reference
 
@@ -50,6 +50,39 @@ class GateReport:
     markdown: str
     pointer_tag: str | None
     signature_changes: list[str]
+    evidence: Evidence | None = None
+    """The rows and answers behind the verdict, for the report (None only where a test builds a report)."""
+
+
+@dataclass(frozen=True)
+class Answers:
+    """One model's answers to rows: class indices and the class probabilities they came from."""
+
+    labels: np.ndarray
+    probabilities: np.ndarray
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the gate judged by, kept so the report draws the gate's own answers instead of a second fit.
+
+    Production's fields are None without a production model, and after a signature change (then the two
+    models have no inputs in common to be compared on).
+    """
+
+    candidate: LoadedModel
+    dataset: Dataset
+    split: Split
+    candidate_holdout: Answers
+    production: Production | None = None
+    production_holdout: Answers | None = None
+    reference: Dataset | None = None
+    reference_file: str | None = None
+    candidate_reference: np.ndarray | None = None
+    production_reference: np.ndarray | None = None
+    shipped: GateResult | None = None
+    """The shipped artifacts' metrics on the reference set (candidate, baseline = production)."""
+    disagreement: float | None = None
 
 
 @dataclass(frozen=True)
@@ -82,9 +115,13 @@ def production(uri: str | None) -> tuple[Production | None, str | None]:
     return Production(store, version, LoadedModel(store.fetch_current())), tag
 
 
-def holdout_metrics(parameters: dict[str, Any], split: Split) -> dict[str, float]:
+def holdout_answers(parameters: dict[str, Any], split: Split) -> Answers:
     model = build_pipeline(parameters).fit(split.train_features, split.train_labels)
-    return score(model.predict, split.holdout_features, split.holdout_labels)
+    return Answers(model.predict(split.holdout_features), model.predict_proba(split.holdout_features))
+
+
+def holdout_metrics(parameters: dict[str, Any], split: Split) -> dict[str, float]:
+    return metrics(split.holdout_labels, holdout_answers(parameters, split).labels)
 
 
 def _gate_data(candidate: LoadedModel, data: str | None, label_column: str | None) -> Dataset:
@@ -116,7 +153,9 @@ def run_gate(
     dataset = _gate_data(candidate, data, label_column)
     split = holdout_split(dataset)
     live, pointer_tag = production(baseline_uri)
-    candidate_metrics = holdout_metrics(candidate.metadata["parameters"], split)
+    candidate_answers = holdout_answers(candidate.metadata["parameters"], split)
+    candidate_metrics = metrics(split.holdout_labels, candidate_answers.labels)
+    evidence = Evidence(candidate, dataset, split, candidate_answers)
     candidate_name = f"{candidate.version} ({candidate_uri})"
     recipe_note = (
         f"The recipes were fitted on the same {len(split.train_labels)} training rows "
@@ -124,7 +163,7 @@ def run_gate(
     )
     if live is None:
         result = judge_metrics(candidate_metrics, None, min_accuracy, max_regression)
-        return GateReport(result, result.markdown(candidate_name, None) + recipe_note, pointer_tag, [])
+        return GateReport(result, result.markdown(candidate_name, None) + recipe_note, pointer_tag, [], evidence)
 
     production_name = f"{live.version} ({baseline_uri})"
     changes = candidate.signature.differences(live.model.signature)
@@ -141,10 +180,12 @@ def run_gate(
             + _signature_change_markdown(changes, allow_signature_change),
             pointer_tag,
             changes,
+            replace(evidence, production=live),
         )
 
+    production_answers = holdout_answers(live.model.metadata["parameters"], split)
     recipes = judge_metrics(
-        candidate_metrics, holdout_metrics(live.model.metadata["parameters"], split), min_accuracy, max_regression
+        candidate_metrics, metrics(split.holdout_labels, production_answers.labels), min_accuracy, max_regression
     )
     reference_file, reference = frozen_reference(live.store, candidate.signature, _reference_seed(dataset, split))
     candidate_labels = candidate.predicted_classes(reference.features)
@@ -172,7 +213,18 @@ def run_gate(
         )
         + f"| disagreement | {disagreement:.2%} (at most {max_disagreement:.2%}) | |\n"
     )
-    return GateReport(result, markdown, pointer_tag, [])
+    evidence = replace(
+        evidence,
+        production=live,
+        production_holdout=production_answers,
+        reference=reference,
+        reference_file=reference_file,
+        candidate_reference=candidate_labels,
+        production_reference=production_labels,
+        shipped=shipped,
+        disagreement=disagreement,
+    )
+    return GateReport(result, markdown, pointer_tag, [], evidence)
 
 
 def _reference_seed(dataset: Dataset, split: Split) -> Dataset:
