@@ -593,7 +593,8 @@ def test_a_canary_the_new_version_served_enough_reaches_all_the_traffic(
     assert set(outcome["alarms_watched"].split(",")) == set(alarms.names)
     assert routing(lambda_client, function) == ("2", {})
     # The synthetic traffic went through the API, and the alias sent the new version its share of it.
-    assert int(outcome["canary_invocations"]) == canary_api.executed.count("2") >= 2
+    # At most what the API ran: a request in flight when the canary read its metrics is answered after.
+    assert 2 <= int(outcome["canary_invocations"]) <= canary_api.executed.count("2")
     assert "1" in canary_api.executed
     assert outcome["synthetic_traffic"].endswith(f"{len(canary_api.executed)} as expected")
     assert "invocations of version 2" in outcome["outcome"]

@@ -8,7 +8,6 @@ image function and publishes no Lambda metrics; this is what lets a test's canar
 from __future__ import annotations
 
 import contextlib
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from typing import Any
 
 from lambda_model.serving.local_api import LocalApiServer, ProxyHandler
 from rehearsal.gateway import FORBIDDEN
+from rehearsal.lambda_service import weighted_version
 from rehearsal.servers import free_port, serving_in_thread
 
 LAMBDA_METRICS = ("Invocations", "Errors", "Duration")
@@ -41,14 +41,7 @@ class CanaryApi:
     def version(self) -> str:
         if self.pinned_version:
             return self.pinned_version
-        alias = self.lambda_client.get_alias(FunctionName=self.function, Name=self.alias)
-        weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
-        draw, cumulative = random.random(), 0.0  # noqa: S311 (traffic shifting, not cryptography)
-        for version, weight in weights.items():
-            cumulative += weight
-            if draw < cumulative:
-                return version
-        return alias["FunctionVersion"]
+        return weighted_version(self.lambda_client.get_alias(FunctionName=self.function, Name=self.alias))
 
     def answer(self, event: dict[str, Any]) -> dict[str, Any]:
         headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}

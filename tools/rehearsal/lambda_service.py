@@ -272,18 +272,22 @@ class LambdaService:
         """The version an Invoke runs: a number as given, $LATEST, or an alias's, weighted as Lambda routes."""
         if not qualifier or qualifier == "$LATEST" or qualifier.isdigit():
             return qualifier or "$LATEST"
-        alias = self.lambda_client.get_alias(FunctionName=function, Name=qualifier)
-        weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
-        draw, cumulative = random.random(), 0.0  # noqa: S311 (traffic shifting, not cryptography)
-        for version, weight in weights.items():
-            cumulative += weight
-            if draw < cumulative:
-                return version
-        return alias["FunctionVersion"]
+        return weighted_version(self.lambda_client.get_alias(FunctionName=function, Name=qualifier))
 
     def stop(self) -> None:
         for container in self.containers.values():
             container.stop()
+
+
+def weighted_version(alias: dict[str, Any]) -> str:
+    """The version one request through `alias` (a GetAlias answer) runs, drawn by its routing weights."""
+    weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+    draw, cumulative = random.random(), 0.0  # noqa: S311 (traffic shifting, not cryptography)
+    for version, weight in weights.items():
+        cumulative += weight
+        if draw < cumulative:
+            return version
+    return alias["FunctionVersion"]
 
 
 def split_qualifier(function: str, qualifier: str) -> tuple[str, str]:
