@@ -16,6 +16,7 @@ Artifacts without a baseline (older formats) get what needs none: confidence, cl
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -59,6 +60,12 @@ def contract() -> dict[str, Any]:
 
 def class_metric_names(classes: Sequence[str]) -> tuple[str, ...]:
     """`Class_<label>`, characters outside [A-Za-z0-9_.-] as `_`; by index if two labels would collide."""
+    return _class_metric_names(tuple(classes))
+
+
+@functools.lru_cache(maxsize=16)
+def _class_metric_names(classes: tuple[str, ...]) -> tuple[str, ...]:
+    # Every prediction's line asks for its model's names: worked out once per signature, not per request.
     names = tuple(CLASS_PREFIX + _METRIC_SAFE.sub("_", label) for label in classes)
     if len(set(names)) == len(names):
         return names
