@@ -8,6 +8,7 @@ distinct with every common colour-vision deficiency.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from lambda_model.registry.signature import Signature
 from lambda_model.training.data import load_dataset
 
 DPI = 100
+# What fits one line of a 12-point title across a 9-inch figure.
+TITLE_CHARACTERS = 90
 WIDE = (9.0, 3.6)
 """Inches of a one-row figure: 900 x 360 pixels, readable at the width GitHub shows an image."""
 PANEL_HEIGHT = 2.6
@@ -115,8 +118,10 @@ def confidence_histograms(path: Path, confidences: Sequence[tuple[str, str, np.n
     # would squash them into one bar.
     lowest = math.floor(min(float(values.min()) for _, _, values in confidences) * 20) / 20
     bins = np.linspace(min(lowest, 0.95), 1, 21)
-    for name, colour, values in confidences:
-        axis.hist(values * 100, bins * 100, histtype="step", linewidth=2, label=name, color=colour)
+    # Dashed after the first: two models that answer alike draw the same outline, and one would hide the other.
+    for index, (name, colour, values) in enumerate(confidences):
+        style = "solid" if index == 0 else "dashed"
+        axis.hist(values * 100, bins * 100, histtype="step", linewidth=2, linestyle=style, label=name, color=colour)
     axis.set_title("Confidence on the hold-out: the probability each model gave its answer")
     axis.set_xlabel("top-class probability (%)")
     axis.set_ylabel("hold-out rows")
@@ -209,5 +214,7 @@ def distributions(
     # The title and legend in one block at the top (a suptitle beside an outside legend overlaps it): on wide
     # data the figure is tall, and a legend at the bottom would be out of sight.
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="outside upper center", ncols=2, title=title, title_fontsize=12, frameon=False)
+    # Wrapped: the title names the data and the model version, which can be wider than the figure.
+    wrapped = textwrap.fill(title, TITLE_CHARACTERS)
+    figure.legend(handles, labels, loc="outside upper center", ncols=2, title=wrapped, title_fontsize=12, frameon=False)
     return _save(figure, path)
