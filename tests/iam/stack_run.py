@@ -43,13 +43,17 @@ class StackCalls:
     attempts: list[RecordedCall]
 
 
-def bootstrap_resources(endpoint: str, state_bucket: str) -> None:
-    """What the bootstrap made and no stage records: the versioned state bucket, the repository, the model bucket."""
+def create_registry(endpoint: str) -> None:
+    """The bootstrap's shared registry (registry.tf), which no stage records: the repository with immutable
+    tags, the versioned model bucket."""
+    client(endpoint, "ecr").create_repository(repositoryName=REPOSITORY, imageTagMutability="IMMUTABLE")
+    create_versioned_bucket(endpoint, MODEL_BUCKET_NAME)
+
+
+def create_versioned_bucket(endpoint: str, bucket: str) -> None:
     s3 = client(endpoint, "s3")
-    for bucket in (state_bucket, MODEL_BUCKET_NAME):
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    client(endpoint, "ecr").create_repository(repositoryName=REPOSITORY)
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
 
 
 def mark_staged(ecr: Any, tag: str) -> None:
@@ -71,7 +75,9 @@ def record_stack(
     stack = copy_terraform(workdir / "terraform")["stack"]
     shutil.rmtree(stack / "tests")
     (stack / "moto_override.tf").write_text(s3_backend_override(endpoint) + provider_override(endpoint))
-    bootstrap_resources(endpoint, state_bucket)
+    # What the bootstrap made: the registry and the versioned state bucket.
+    create_registry(endpoint)
+    create_versioned_bucket(endpoint, state_bucket)
     ecr = client(endpoint, "ecr")
     # The workflows pass these as TF_VAR_* and the stage's differences as its var file.
     env = {
@@ -84,6 +90,8 @@ def record_stack(
     backend = {"bucket": state_bucket, "key": stage.state_key, "region": REGION}
     init = ["init", "-input=false", "-no-color", *(f"-backend-config={k}={v}" for k, v in backend.items())]
     var_file = f"-var-file=stages/{stage.key}.tfvars"
+    if not (stack / "stages" / f"{stage.key}.tfvars").exists():  # TEMPORARY until the stack has its stages
+        var_file = "-compact-warnings"
     apply = ["apply", "-input=false", "-auto-approve", "-no-color", "-lock-timeout=10m", var_file]
 
     def run(*args: str, codes: tuple[int, ...] = (0,), extra: dict[str, str] | None = None) -> None:

@@ -14,12 +14,8 @@ import parliament
 from iam_check.rendered import BootstrapPolicies
 
 # (policy address, parliament issue) → why the finding is accepted as is.
-ACCEPTED = {
-    ('aws_iam_role_policy.github["deploy"]', "RESOURCE_POLICY_PRIVILEGE_ESCALATION"): (
-        "Terraform writes the model bucket's TLS-only bucket policy, so the deploy role needs s3:PutBucketPolicy "
-        "on that one bucket; the objects it could grant itself there are the ones it already promotes and destroys."
-    ),
-}
+# None today: the deploy roles no longer write the model bucket's policy (the registry is the bootstrap's).
+ACCEPTED: dict[tuple[str, str], str] = {}
 
 
 def findings(document: dict) -> list[tuple[str, str]]:

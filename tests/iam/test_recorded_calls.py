@@ -48,7 +48,15 @@ from tests.iam.conftest import (
     STATE_BUCKET,
     Stage,
 )
-from tests.iam.stack_run import REPOSITORY_URL, STAGED_SUFFIX, StackCalls, mark_staged, record_stack, stack_api_id
+from tests.iam.stack_run import (
+    REPOSITORY_URL,
+    STAGED_SUFFIX,
+    StackCalls,
+    create_registry,
+    mark_staged,
+    record_stack,
+    stack_api_id,
+)
 from tests.support import servers
 from tests.terraform.conftest import TERRAFORM_DIR, Terraform
 from tests.terraform.test_moto_apply import client, push_fake_image
@@ -267,8 +275,9 @@ def release_both_stages(
     exported = cli(recording_moto, "export", "--model", version["uri"], "--to", str(work / "image-model"))
     assert exported.returncode == 0, exported.stderr
     push_fake_image(ecr, REPOSITORY, tag)  # docker push's last call, the manifest's PutImage
-    staging = recorder.stop()
+    # The build looks the pushed tag up: the release deploys (and production later checks) its digest.
     digest = ecr.describe_images(repositoryName=REPOSITORY, imageIds=[{"imageTag": tag}])["imageDetails"][0]
+    staging = recorder.stop()
     image_uri = f"{REPOSITORY_URL}@{digest['imageDigest']}"
     staging += rollout_calls(recording_moto, recorder, model_dir, STAGING, image_uri)
     recorder.start()
@@ -347,11 +356,10 @@ def checked(
     from lambda_model.training.reference import reference_csv
 
     work = tmp_path_factory.mktemp("scenario")
-    s3 = client(recording_moto, "s3")
-    # What the bootstrap made: the shared model bucket and image repository.
-    s3.create_bucket(Bucket=MODEL_BUCKET_NAME, CreateBucketConfiguration={"LocationConstraint": REGION})
-    s3.put_object(Bucket=MODEL_BUCKET_NAME, Key="data/iris.csv", Body=reference_csv(load_dataset(None)))
-    client(recording_moto, "ecr").create_repository(repositoryName=REPOSITORY)
+    create_registry(recording_moto)
+    client(recording_moto, "s3").put_object(
+        Bucket=MODEL_BUCKET_NAME, Key="data/iris.csv", Body=reference_csv(load_dataset(None))
+    )
     recorder = Recorder(recording_moto)
 
     def retrain(run: str) -> dict:
@@ -448,9 +456,14 @@ def checked(
     return Checked(reports, attempts)
 
 
+def listing(findings: dict[str, Sequence[Any]]) -> str:
+    """One line per finding, under its role: pytest's diff of two dicts cuts a long list short."""
+    return "\n".join(f"{name}: {finding}" for name, found in findings.items() for finding in found)
+
+
 def test_no_recorded_call_of_normal_use_is_denied(checked: Checked) -> None:
     denied = {name: sorted({(q.action, q.resource) for q in r.denied}) for name, r in checked.roles.items()}
-    assert {name: found for name, found in denied.items() if found} == {}
+    assert not any(denied.values()), listing(denied)
 
 
 def test_every_role_of_both_stages_is_judged(checked: Checked, bootstrap: BootstrapPolicies) -> None:
@@ -554,7 +567,8 @@ def test_the_scenarios_made_the_calls_they_are_meant_to_check(checked: Checked) 
 
 def test_every_grant_is_used_or_explained(checked: Checked) -> None:
     """The reverse direction: a grant no recorded call needs carries its reason next to it in the source."""
-    assert {name: r.unused for name, r in checked.roles.items() if r.unused} == {}
+    unused = {name: r.unused for name, r in checked.roles.items()}
+    assert not any(unused.values()), listing(unused)
 
 
 def test_no_reason_explains_a_used_or_absent_grant(checked: Checked, bootstrap: BootstrapPolicies) -> None:

@@ -276,13 +276,10 @@ def test_api_gateway_is_the_method_on_the_path_with_the_resources_recorded_tags(
     assert mapped_api(method, path, b"{}") == [Request(f"apigateway:{method}", f"{API}{path}", resource_tags(tags))]
 
 
-def test_an_api_created_with_tags_carries_them_as_request_tags_and_also_posts_them() -> None:
+def test_an_api_created_with_tags_carries_them_as_request_tags() -> None:
     tags = {"aws:TagKeys": ["Environment"], "aws:RequestTag/Environment": "staging"}
     created = mapped_api("POST", "/restapis", json.dumps({"name": "n", "tags": {"Environment": "staging"}}).encode())
-    assert created == [
-        Request("apigateway:POST", f"{API}/restapis", tags),
-        Request("apigateway:POST", f"{API}/tags/arn%3Aaws%3Aapigateway%3A{REGION}%3A%3A%2Frestapis", tags),
-    ]
+    assert created == [Request("apigateway:POST", f"{API}/restapis", tags)]
 
 
 def test_a_stage_created_on_a_tagged_api_carries_both_the_apis_tags_and_its_own() -> None:

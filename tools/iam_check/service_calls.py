@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import botocore.loaders
 from botocore.parsers import BaseCBORParser
@@ -41,7 +41,7 @@ NO_PERMISSION = {("sts", "GetCallerIdentity"), ("iam", "GetUser")}
 # The RPC v2 path: /service/<service id>/operation/<Operation>.
 RPC_V2_PATH = re.compile(r"^/service/[^/]+/operation/(?P<operation>[A-Za-z]+)$")
 # Creating a resource with tags is also authorized as tagging it (tag-on-create: ECR's, Lambda's, IAM's,
-# CloudWatch's and CloudWatch Logs' API references; API Gateway's is a POST on /tags/<resource ARN>).
+# CloudWatch's and CloudWatch Logs' API references).
 TAG_ON_CREATE = {
     "ecr:CreateRepository": "ecr:TagResource",
     "lambda:CreateFunction": "lambda:TagResource",
@@ -312,12 +312,10 @@ def apigateway_requests(call: RecordedCall, observed: Observed) -> Iterator[Requ
     parts = urlsplit(call.url)
     resource = f"arn:aws:apigateway:{call.region}::{parts.path}"
     resource_tags = {f"aws:ResourceTag/{key}": value for key, value in observed.apigateway.of(parts.path).items()}
-    request = _with_request_tags(Request(action, resource, resource_tags), _apigateway_request_tags(call))
-    yield request
-    if "aws:TagKeys" in request.context and call.method == "POST" and not parts.path.startswith("/tags/"):
-        # Tags sent on create are also a POST on /tags/<the resource's ARN>; before the call the ID is not known,
-        # so the ARN named is the collection's.
-        yield replace(request, resource=f"arn:aws:apigateway:{call.region}::/tags/{quote(resource, safe='')}")
+    # A create names its tags in its own body and is authorized with them as request tags (the API Gateway
+    # guide's "actions based on tags in the request" conditions the create itself); TagResource is a PUT on
+    # /tags/<an existing resource's ARN>, never part of a create.
+    yield _with_request_tags(Request(action, resource, resource_tags), _apigateway_request_tags(call))
 
 
 def _apigateway_request_tags(call: RecordedCall) -> dict[str, str] | list[str]:
