@@ -216,6 +216,10 @@ def test_a_role_keeps_the_boundary_it_was_created_with_for_later_policy_writes()
     ]
     # Another run (no CreateRole seen): the key is absent, so a boundary condition fails closed.
     assert list(iam_requests(put, ACCOUNT)) == [Request("iam:PutRolePolicy", role)]
+    # An action whose Service Authorization Reference entry does not list the key is evaluated without it.
+    for action in ("GetRolePolicy", "ListRolePolicies", "ListInstanceProfilesForRole"):
+        read = RecordedCall("POST", "http://h/", signed("iam"), f"Action={action}&RoleName=r".encode())
+        assert list(iam_requests(read, ACCOUNT, observed)) == [Request(f"iam:{action}", role)]
 
 
 def test_iam_tags_on_create_need_tag_role_and_get_user_needs_nothing() -> None:
