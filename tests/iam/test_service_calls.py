@@ -353,3 +353,12 @@ def test_the_tags_are_read_from_every_page_of_each_kind() -> None:
         ]},
     )  # fmt: skip
     assert ResourceTags.read(client) == RECORDED
+
+
+def test_a_later_reading_adds_to_an_earlier_one_and_wins_where_both_know_a_resource() -> None:
+    earlier = ResourceTags(rest_apis={"a1": PRODUCTION, "gone": STAGING})
+    later = ResourceTags(rest_apis={"a1": {**PRODUCTION, "Owner": "ml"}}, api_keys={"k1": PRODUCTION})
+    both = earlier.including(later)
+    assert both.of("/restapis/gone/resources") == STAGING  # deleted since the earlier reading
+    assert both.of("/restapis/a1") == {**PRODUCTION, "Owner": "ml"}
+    assert both.of("/apikeys/k1") == PRODUCTION
