@@ -86,10 +86,18 @@ def empty_versioned_bucket(s3: Any, bucket: str) -> None:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
 
 
-def plan_changes(terraform: Terraform, root: Path, env: Mapping[str, str], *args: str) -> dict[str, Any]:
-    """The plan's resource changes other than no-ops, by address: {address: change}."""
+def planned(terraform: Terraform, root: Path, env: Mapping[str, str], *args: str) -> dict[str, Any]:
+    """Every resource change of the plan (no-ops too: a moved resource shows its previous_address), by address,
+    saved as check.tfplan for an apply of exactly what was checked."""
     terraform.run("plan", "-out=check.tfplan", "-no-color", *args, cwd=root, env=dict(env))
     plan = json.loads(terraform.run("show", "-json", "check.tfplan", cwd=root, env=dict(env)).stdout)
+    return {change["address"]: change for change in plan.get("resource_changes", [])}
+
+
+def acting(changes: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The actions of the changes that do something, by address."""
     return {
-        rc["address"]: rc["change"] for rc in plan.get("resource_changes", []) if rc["change"]["actions"] != ["no-op"]
+        address: change["change"]["actions"]
+        for address, change in changes.items()
+        if change["change"]["actions"] != ["no-op"]
     }

@@ -25,12 +25,13 @@ from tests.terraform.moto_roots import (
     ACCOUNT,
     GITHUB_REPOSITORY,
     REGION,
+    acting,
     backend_flags,
     client,
     empty_versioned_bucket,
     finish,
     outputs,
-    plan_changes,
+    planned,
     point_at_moto,
     push_fake_image,
     stage_env,
@@ -417,7 +418,7 @@ def test_apply_after_a_rollout_reverts_nothing(terraform: Terraform, install: In
     version = lambda_.publish_version(FunctionName=name)["Version"]
     lambda_.update_alias(FunctionName=name, Name="live", FunctionVersion=version)
 
-    changes = plan_changes(
+    changes = planned(
         terraform,
         install.stack,
         install.stack_envs["production"],
@@ -425,6 +426,6 @@ def test_apply_after_a_rollout_reverts_nothing(terraform: Terraform, install: In
         *stack_args("production"),
     )
     # The rehearsal's moto reads a function back as written (moto_launch), so any change here is a real one.
-    assert changes == {}, f"unexpected changes after a rollout: {sorted(changes)}"
+    assert acting(changes) == {}, f"unexpected changes after a rollout: {acting(changes)}"
     assert lambda_.get_alias(FunctionName=name, Name="live")["FunctionVersion"] == version
     assert lambda_.get_function(FunctionName=name)["Code"]["ImageUri"] == new_image
