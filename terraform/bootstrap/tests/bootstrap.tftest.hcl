@@ -638,3 +638,11 @@ run "rejects_invalid_variables" {
 
   expect_failures = [var.github_repository, var.github_repository_id, var.image_repository_name, var.model_bucket_name]
 }
+
+run "importing_needs_the_single_stage_names" {
+  command = plan
+  variables {
+    import_single_stage_registry = true
+  }
+  expect_failures = [var.import_single_stage_registry]
+}
