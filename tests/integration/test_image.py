@@ -58,6 +58,26 @@ def test_the_serving_image_holds_no_training_cli_or_release_code(task_root):
     assert not (task_root.path / "train.py").exists()
 
 
+IMPORTED_BY_SERVING = """
+import json, sys
+import lambda_model.serving.handler  # the function, with the model in the image
+import lambda_model.serving.offline  # predict.py, the seed's script
+# The two stores open_store() picks from, imported only when MODEL_URI names a store (s3://... or a folder).
+import lambda_model.registry.local_store, lambda_model.registry.s3_store
+print(json.dumps(sorted(module.__file__ for name, module in sys.modules.items() if name.startswith("lambda_model"))))
+"""
+
+
+def test_the_serving_image_holds_only_the_modules_serving_imports(task_root):
+    """No local development server (local_api.py and what only it needs) and no dead module in the image."""
+    completed = task_root.python(IMPORTED_BY_SERVING)
+    assert completed.returncode == 0, completed.stderr
+    imported = {str(Path(path).relative_to(task_root.path)) for path in json.loads(completed.stdout.splitlines()[-1])}
+    shipped = {str(path.relative_to(task_root.path)) for path in (task_root.path / "lambda_model").rglob("*.py")}
+    assert "lambda_model/serving/local_api.py" not in shipped
+    assert shipped == imported
+
+
 def test_the_seed_predict_script_runs_in_the_serving_image(task_root):
     record = '{"sepal_length": 5.4, "sepal_width": 3, "petal_length": null, "petal_width": 0.2}'
     script = task_root.path / "predict.py"
