@@ -70,8 +70,15 @@ report: $(VENV)/.installed ## Train a candidate (not promoted) and report it aga
 serve: train ## Train, then serve the API on http://127.0.0.1:$(PORT)
 	PORT=$(PORT) MODEL_URI=$(MODEL_STORE) $(PY) -m lambda_model serve
 
-test: setup ## Run every test: unit, integration, Terraform, workflows, robustness, IAM, release, rehearsal
-	$(PY) -m pytest
+# Branch coverage of app/ and tools/ (pyproject.toml's [tool.coverage.*]), subprocesses included; the report
+# is printed whether or not the tests passed, and its floor (fail_under) fails the target on its own.
+COVERAGE_DIR := build/coverage
+
+test: setup ## Run every test: unit, integration, Terraform, workflows, robustness, IAM, release, rehearsal; coverage
+	rm -rf $(COVERAGE_DIR) && mkdir -p $(COVERAGE_DIR)
+	$(PY) -m coverage run -m pytest; tests=$$?; \
+		$(PY) -m coverage combine --quiet && $(PY) -m coverage report; covered=$$?; \
+		exit $$(( tests ? tests : covered ))
 
 test-%: setup ## One folder of tests/: test-unit, -integration, -terraform, -workflows, -robustness, ...
 	$(PY) -m pytest tests/$*

@@ -22,6 +22,7 @@ BENCH_DIR = REPO_ROOT / "bench"
 WORK_DIR = BENCH_DIR / ".work"
 BASELINE_DIR = BENCH_DIR / "baseline"
 BASELINE_REQUIREMENTS = BASELINE_DIR / "requirements.txt"
+RUNTIME_SDK_REQUIREMENTS = BENCH_DIR / "runtime_sdk" / "requirements.txt"
 COMPLETE_MARKER = ".complete"
 TASK_ROOT_RECORD = ".task-root.json"
 CODE_FOLDER = "lambda_model"
@@ -42,19 +43,26 @@ def _fresh(folder: Path) -> Path:
     return folder
 
 
-def install_baseline() -> Path:
-    """pandas, boto3 and scikit-learn, pinned and hashed, in a folder of their own."""
-    folder = WORK_DIR / f"baseline-{requirements_key(BASELINE_REQUIREMENTS)}"
+def install_requirements(name: str, requirements: Path) -> Path:
+    """One pinned, hashed requirements file in a folder of its own, reused while the file is unchanged."""
+    folder = WORK_DIR / f"{name}-{requirements_key(requirements)}"
     if not (folder / COMPLETE_MARKER).is_file():
-        print(f"installing the baseline's requirements into {folder.relative_to(REPO_ROOT)} ...", flush=True)
+        print(f"installing {requirements.relative_to(REPO_ROOT)} into {folder.relative_to(REPO_ROOT)} ...", flush=True)
         _fresh(folder)
-        subprocess.run(
-            [*PIP_INSTALL, "--target", str(folder), "-r", str(BASELINE_REQUIREMENTS)],
-            check=True,
-            timeout=900,
-        )
+        subprocess.run([*PIP_INSTALL, "--target", str(folder), "-r", str(requirements)], check=True, timeout=900)
         (folder / COMPLETE_MARKER).touch()
     return folder
+
+
+def install_baseline() -> Path:
+    """pandas, boto3 and scikit-learn: the seed-style baseline's serving requirements."""
+    return install_requirements("baseline", BASELINE_REQUIREMENTS)
+
+
+def install_runtime_sdk() -> Path:
+    """boto3 as the Lambda Python base image ships it in /var/runtime: on the path after the task root, and not
+    one of the image's serving dependencies (the base image carries it, as it carries the interpreter)."""
+    return install_requirements("runtime-sdk", RUNTIME_SDK_REQUIREMENTS)
 
 
 def install_ours(model_dir: Path) -> image.TaskRoot:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from tests.robustness.conftest import GENERATED, TALLY
 from tests.robustness.strategies import records
 from tests.support import servers
 from tests.support.request_cases import CASES, SEED, check_answer
+from tests.unit.test_local_api import exchange
 
 SPEC_PATH = servers.REPO_ROOT / "docs" / "openapi.yaml"
 SPEC_URI = "urn:lambda-model:openapi"
@@ -73,14 +74,17 @@ class Contract:
         return self.follow(f"{operation}/responses/{status}")
 
     def check(self, method: str, path: str, response: requests.Response) -> None:
-        pointer = self.response_pointer(method, path, response.status_code)
-        assert response.headers["Content-Type"] == "application/json"
-        self.validator(f"{pointer}/content/{JSON_CONTENT}/schema").validate(response.json())
+        self.check_answer(method, path, response.status_code, response.headers, response.json())
+
+    def check_answer(self, method: str, path: str, status: int, headers: Mapping[str, str], body: Any) -> None:
+        pointer = self.response_pointer(method, path, status)
+        assert headers["Content-Type"] == "application/json"
+        self.validator(f"{pointer}/content/{JSON_CONTENT}/schema").validate(body)
         for name in self.node(pointer).get("headers", {}):
             header_pointer = self.follow(f"{pointer}/headers/{escape(name)}")
             if self.node(header_pointer).get("required"):
-                assert name in response.headers, f"{method} {path}: the spec requires the {name} header"
-                self.validator(f"{header_pointer}/schema").validate(response.headers[name])
+                assert name in headers, f"{method} {path}: the spec requires the {name} header"
+                self.validator(f"{header_pointer}/schema").validate(headers[name])
 
     def accepts_prediction_request(self, body: Any) -> bool:
         pointer = self.follow("/paths/~1predict/post/requestBody")
@@ -163,3 +167,35 @@ def test_an_unavailable_model_is_a_documented_503(unavailable_api, contract, met
     response = send(unavailable_api, method, path, None if payload is None else json.dumps(payload).encode())
     assert response.status_code == 503
     contract.check(method, path, response)
+
+
+# Requests http.server refuses before the handler, each sent so that the server reads all of it (bytes left
+# unread when it closes could reset the connection before its answer is read).
+LINE_LIMIT = 65536
+REFUSED_BEFORE_THE_HANDLER = [
+    pytest.param("GET", "/health", b"GET /health?" + b"x" * (LINE_LIMIT - 11), 414, id="a request line too long"),
+    pytest.param(
+        "POST",
+        "/predict",
+        b"POST /predict HTTP/1.1\r\nX-Long: " + b"x" * (LINE_LIMIT - 7),
+        431,
+        id="a header line too long",
+    ),
+    pytest.param(
+        "GET", "/health", b"GET /health HTTP/1.1\r\n" + b"X-Many: 1\r\n" * 101, 431, id="more than 100 headers"
+    ),
+    pytest.param("POST", "/predict", b"POST /predict HTTP/2.0\r\n", 505, id="HTTP/2.0"),
+    pytest.param(
+        "GET", "/health", b"GET /health HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400, id="a bad Content-Length"
+    ),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "raw", "status"), REFUSED_BEFORE_THE_HANDLER)
+def test_a_request_the_local_server_refuses_gets_a_documented_answer(served_api, contract, method, path, raw, status):
+    TALLY["contract requests to the local API"] += 1
+    head, body = exchange(served_api, raw)
+    status_line, *header_lines = head.decode().split("\r\n")
+    assert status_line.startswith(f"HTTP/1.1 {status} "), status_line
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    contract.check_answer(method, path, status, headers, json.loads(body))

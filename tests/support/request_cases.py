@@ -116,9 +116,9 @@ CASES = [
     ),
     RequestCase("GET on predict", "GET", "/predict", None, 405, "method_not_allowed", allow="POST"),
     RequestCase("DELETE on the stage root", "DELETE", "/", None, 405, "method_not_allowed", allow="POST"),
-    RequestCase("POST on health", "POST", "/health", b"{}", 405, "method_not_allowed", allow="GET"),
+    RequestCase("POST on health", "POST", "/health", b"{}", 405, "method_not_allowed", allow="GET, HEAD"),
     RequestCase("TRACE", "TRACE", "/predict", None, 405, "method_not_allowed", allow="POST"),
-    RequestCase("an invented method", "BREW", "/health", None, 405, "method_not_allowed", allow="GET"),
+    RequestCase("an invented method", "BREW", "/health", None, 405, "method_not_allowed", allow="GET, HEAD"),
     RequestCase(
         "a wrong method on a huge path", "GET", "/predict" + "/" * 5000, None, 405, "method_not_allowed", allow="POST"
     ),

@@ -75,6 +75,18 @@ def test_health_reports_the_model(serving, model_dir):
     }
 
 
+@pytest.mark.parametrize("path", ["/health", "/openapi.json"])
+def test_head_on_a_get_route_is_answered_as_the_get_and_a_head_elsewhere_is_a_405(serving, path):
+    """API Gateway passes HEAD on to the function as HEAD; the layer in front drops the body."""
+    get, head = (
+        serving.handler(load_event("rest_api_health.json") | {"httpMethod": method, "path": path})
+        for method in ("GET", "HEAD")
+    )
+    assert (head["statusCode"], head["body"]) == (200, get["body"])
+    refused = serving.handler(load_event("rest_api_health.json") | {"httpMethod": "HEAD", "path": "/predict"})
+    assert (refused["statusCode"], refused["headers"]["Allow"]) == (405, "POST")
+
+
 @pytest.mark.parametrize("case", [case.param() for case in CASES])
 def test_the_request_table_at_the_handler(serving, case):
     """The same table the HTTP layer is checked with (tests/robustness/test_contract.py)."""

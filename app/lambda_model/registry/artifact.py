@@ -3,8 +3,8 @@
 metadata.json records the sha256 of every other file, of the model's signature (its features, classes
 and input example: lambda_model.registry.signature) and of its baseline (what training saw, for
 monitoring: lambda_model.registry.baseline); reading an artifact checks them all before
-anything is used, so a tampered, truncated or foreign model is refused. This module imports nothing
-heavy: the serving path uses it.
+anything is used, so a tampered, truncated or foreign model is refused. The serving path reads artifacts
+with this module, so it imports at module level only what reading needs: every import is a cold start's.
 
 Format 1 (before signatures) recorded only the feature names and the classes; such an artifact still
 loads, its signature read from those two lists, so a registry written before the upgrade keeps serving
@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +152,11 @@ def export(source: Path, destination: Path) -> dict[str, Any]:
             raise ArtifactError(
                 f"cannot export to {destination}: besides a model it holds {', '.join(others)}; move them out first"
             )
+    # Here, not at the top: shutil and tempfile (bz2, lzma, random) would cost every cold start 2-3 ms for an
+    # export that only the CLI makes.
+    import shutil
+    import tempfile
+
     destination.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{destination.name}-export-", dir=destination.parent))
     try:

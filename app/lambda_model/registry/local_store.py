@@ -62,7 +62,7 @@ class LocalStore(ModelStore):
                 raise self._pointer_moved(if_pointer)
             self._write_pointer(document)
 
-    def _local_copy(self, version: str, cache_dir: Path) -> Path:
+    def _local_copy(self, version: str, cache_dir: Path | None) -> Path:
         folder = self.root / VERSIONS_DIR / version
         if not folder.is_dir():
             raise StoreError(f"no version {version} in {self.uri}")

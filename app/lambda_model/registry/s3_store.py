@@ -24,6 +24,8 @@ from lambda_model.registry.store import (
 S3_CONNECT_TIMEOUT_SECONDS = 2
 S3_READ_TIMEOUT_SECONDS = 2
 S3_TOTAL_ATTEMPTS = 2
+# Where a fetched version is downloaded: /tmp in Lambda, the one writable folder.
+DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "lambda-model-cache"
 
 
 class S3Store(ModelStore):
@@ -173,7 +175,8 @@ class S3Store(ModelStore):
                 raise self._pointer_moved(if_pointer) from error
             raise
 
-    def _local_copy(self, version: str, cache_dir: Path) -> Path:
+    def _local_copy(self, version: str, cache_dir: Path | None) -> Path:
+        cache_dir = cache_dir or DEFAULT_CACHE_DIR
         folder = cache_dir / version
         if (folder / METADATA_FILE).is_file():
             return folder

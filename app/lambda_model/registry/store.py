@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +27,6 @@ from lambda_model.registry.artifact import METADATA_FILE, ArtifactError, verify
 
 VERSIONS_DIR = "versions"
 POINTER = "current"
-DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "lambda-model-cache"
 DEFAULT_LOCAL_STORE = ".models"
 
 
@@ -120,8 +118,9 @@ class ModelStore(ABC):
             "production serves now."
         )
 
-    def fetch(self, version: str, cache_dir: Path = DEFAULT_CACHE_DIR) -> Path:
-        """Return a local folder holding the verified artifact of `version`."""
+    def fetch(self, version: str, cache_dir: Path | None = None) -> Path:
+        """Return a local folder holding the verified artifact of `version`; a remote store's copy goes to
+        `cache_dir` (by default the backend's own cache)."""
         folder = self._local_copy(version, cache_dir)
         try:
             verify(folder)
@@ -145,7 +144,7 @@ class ModelStore(ABC):
             raise StoreError(f"{self.version_uri(version)}/{METADATA_FILE} does not describe version {version}")
         return document
 
-    def fetch_current(self, cache_dir: Path = DEFAULT_CACHE_DIR) -> Path:
+    def fetch_current(self, cache_dir: Path | None = None) -> Path:
         version = self.current_version()
         if version is None:
             if not self.exists():
@@ -184,7 +183,7 @@ class ModelStore(ABC):
         """Write the pointer atomically; with `if_pointer`, only while pointer_tag() still equals it."""
 
     @abstractmethod
-    def _local_copy(self, version: str, cache_dir: Path) -> Path: ...
+    def _local_copy(self, version: str, cache_dir: Path | None) -> Path: ...
 
     @abstractmethod
     def _discard_local_copy(self, folder: Path) -> None:
@@ -203,7 +202,7 @@ def open_store(uri: str | os.PathLike[str]) -> ModelStore:
     return LocalStore(Path(text))
 
 
-def resolve_model(uri: str | os.PathLike[str], cache_dir: Path = DEFAULT_CACHE_DIR) -> Path:
+def resolve_model(uri: str | os.PathLike[str], cache_dir: Path | None = None) -> Path:
     """A local folder holding the verified model that MODEL_URI names.
 
     Accepted: an artifact folder; a store (local or s3://), meaning its current version; or one

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any, NamedTuple
 
 from lambda_model.serving.request import RequestError
@@ -40,6 +39,14 @@ def _strip_stage(path: str, stage: str) -> str:
     return path or "/"
 
 
+def _new_request_id() -> str:
+    """An id for an event that carries none (a direct invoke outside Lambda). uuid is imported here: Lambda and
+    API Gateway always pass one, and the import would be every cold start's."""
+    import uuid
+
+    return str(uuid.uuid4())
+
+
 def read_request(event: Any, context: Any = None) -> Request:
     """Normalise any supported event; an event that is none of them is a client error."""
     if not isinstance(event, dict):
@@ -47,7 +54,7 @@ def read_request(event: Any, context: Any = None) -> Request:
     context_id = _text(getattr(context, "aws_request_id", None))
     request_context = _mapping(event.get("requestContext"))
     api_request_id = _text(request_context.get("requestId")) or None
-    request_id = context_id or api_request_id or str(uuid.uuid4())
+    request_id = context_id or api_request_id or _new_request_id()
     is_base64 = event.get("isBase64Encoded") is True
     if event.get("version") == "2.0" and isinstance(request_context.get("http"), dict):
         http = request_context["http"]

@@ -70,6 +70,17 @@ def _feature_schema(signature: Signature) -> dict[str, Any]:
     }
 
 
+# What the local server (`make serve`) answers to a request http.server cannot hand over: a request line or a
+# header over its limits, an HTTP version it does not speak. API Gateway refuses those itself, before the
+# function, in its own format. On any route; on a read route also a 400 (a malformed request, a bad
+# Content-Length), which a prediction route documents as BadRequest already.
+_LOCAL_SERVER_REFUSALS = {
+    "414": _ref("responses", "UriTooLong"),
+    "431": _ref("responses", "HeadersTooLarge"),
+    "505": _ref("responses", "HttpVersionNotSupported"),
+}
+
+
 def _predict_operation(operation_id: str, summary: str) -> dict[str, Any]:
     return {
         "operationId": operation_id,
@@ -82,6 +93,7 @@ def _predict_operation(operation_id: str, summary: str) -> dict[str, Any]:
             "413": _ref("responses", "PayloadTooLarge"),
             "500": _ref("responses", "InternalError"),
             "503": _ref("responses", "ModelUnavailable"),
+            **_LOCAL_SERVER_REFUSALS,
         },
     }
 
@@ -96,8 +108,10 @@ def _read_operation(operation_id: str, summary: str, description: str, schema: s
                 "headers": {"X-Model-Version": _ref("headers", "X-Model-Version")},
                 "content": _json_content(_ref("schemas", schema)),
             },
+            "400": _ref("responses", "InvalidRequest"),
             "500": _ref("responses", "InternalError"),
             "503": _ref("responses", "ModelUnavailable"),
+            **_LOCAL_SERVER_REFUSALS,
         },
     }
 
@@ -215,7 +229,8 @@ JSON records still gets its 4xx; its features can only be checked against the mo
 
 Unknown paths answer 404 (`not_found`) and known paths with the wrong method answer 405
 (`method_not_allowed`, with an `Allow` header): see the `NotFound` and `MethodNotAllowed` responses.
-A trailing slash is ignored (`/predict/` is `/predict`).
+A trailing slash is ignored (`/predict/` is `/predict`). `HEAD` is answered wherever `GET` is: the
+status and headers of the `GET`, without its body.
 """
 
 _HEADERS = {
@@ -270,6 +285,22 @@ def _responses(signature: Signature, predicted: dict[str, Any]) -> dict[str, Any
             "description": "The route exists, but not with this method.",
             "headers": {"Allow": _ref("headers", "Allow")},
             "content": _json_content(_error_schema(["method_not_allowed"])),
+        },
+        "InvalidRequest": {
+            "description": "A malformed HTTP request (local server only), e.g. a Content-Length that is no byte count.",
+            "content": _json_content(_error_schema(["invalid_request"])),
+        },
+        "UriTooLong": {
+            "description": "The request line is over 65,536 bytes (local server only).",
+            "content": _json_content(_error_schema(["invalid_request"])),
+        },
+        "HeadersTooLarge": {
+            "description": "A header line is over 65,536 bytes, or there are over 100 headers (local server only).",
+            "content": _json_content(_error_schema(["invalid_request"])),
+        },
+        "HttpVersionNotSupported": {
+            "description": "The request's HTTP version is 2.0 or later (local server only: it speaks HTTP/1.1).",
+            "content": _json_content(_error_schema(["invalid_request"])),
         },
         "InternalError": {
             "description": "The service failed; the failure is logged, no details are returned.",

@@ -96,7 +96,9 @@ def _normalise(path: str) -> str:
 
 
 def allowed_methods(path: str) -> list[str]:
-    return sorted(ROUTES.get(_normalise(path), {}))
+    """The methods `path` answers, as its Allow header lists them: HEAD wherever GET is."""
+    methods = ROUTES.get(_normalise(path), {})
+    return sorted({*methods, *(["HEAD"] if "GET" in methods else [])})
 
 
 def _quoted(client_text: str, limit: int) -> str:
@@ -108,10 +110,14 @@ def find(method: str, path: str) -> Endpoint:
     methods = ROUTES.get(_normalise(path))
     if methods is None:
         raise RequestError(404, "not_found", f"no route {_quoted(path, 100)}; use POST /predict or GET /health")
-    if method not in methods:
+    # HEAD is GET without the body (RFC 9110 9.3.2): the GET endpoint answers, and the HTTP layer in front
+    # (API Gateway, the local server) sends its status and headers only.
+    endpoint = methods.get("GET" if method == "HEAD" else method)
+    if endpoint is None:
         raise RequestError(
             405,
             "method_not_allowed",
-            f"{method[:20] or 'no method'} is not allowed on {_quoted(path, 100)}; use {', '.join(methods)}",
+            f"{method[:20] or 'no method'} is not allowed on {_quoted(path, 100)}; "
+            f"use {', '.join(allowed_methods(path))}",
         )
-    return methods[method]
+    return endpoint

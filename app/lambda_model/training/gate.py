@@ -120,10 +120,6 @@ def holdout_answers(parameters: dict[str, Any], split: Split) -> Answers:
     return Answers(model.predict(split.holdout_features), model.predict_proba(split.holdout_features))
 
 
-def holdout_metrics(parameters: dict[str, Any], split: Split) -> dict[str, float]:
-    return metrics(split.holdout_labels, holdout_answers(parameters, split).labels)
-
-
 def _gate_data(candidate: LoadedModel, data: str | None, label_column: str | None) -> Dataset:
     """The gate's data, which must have the candidate's columns and classes."""
     recorded = candidate.metadata.get("data", {}).get("label_column", DEFAULT_LABEL_COLUMN)
