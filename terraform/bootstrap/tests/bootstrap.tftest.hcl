@@ -147,7 +147,11 @@ run "plan_roles_are_read_only_and_own_their_stage" {
     error_message = "The plan roles cannot read model or data objects."
   }
   assert {
-    condition     = !strcontains(aws_iam_role_policy.github["staging-plan"].policy, "lambda-model-prod") || alltrue([for s in jsondecode(aws_iam_role_policy.github["staging-plan"].policy).Statement : s.Effect == "Deny" || contains(["ListState"], s.Sid) || !anytrue([for r in s.Resource : strcontains(r, "lambda-model-prod") && !strcontains(r, "tfstate-123456789012")])])
+    condition = alltrue(flatten([
+      for s in jsondecode(aws_iam_role_policy.github["staging-plan"].policy).Statement : [
+        for r in s.Resource : !strcontains(r, "lambda-model-prod") || startswith(r, "arn:aws:s3:::lambda-model-prod-tfstate-123456789012") if s.Effect == "Allow"
+      ]
+    ]))
     error_message = "Staging's plan role names no production resource (the shared state bucket aside)."
   }
 }
