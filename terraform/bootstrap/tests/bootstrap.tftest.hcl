@@ -172,6 +172,20 @@ run "deploy_roles_trust_only_their_environment" {
   }
 }
 
+run "only_production_plan_reads_image_tags" {
+  assert {
+    condition = {
+      for key in ["staging-plan", "production-plan"] : key => [
+        for s in jsondecode(aws_iam_role_policy.github[key].policy).Statement : [s.Action, s.Resource] if s.Sid == "ReadImageTags"
+      ]
+      } == {
+      staging-plan    = []
+      production-plan = [[["ecr:DescribeImages"], ["arn:aws:ecr:eu-central-1:123456789012:repository/lambda-model"]]]
+    }
+    error_message = "drift.yml's skew check (production's plan role, main only) may look up the live digest's tags, nothing else of the registry."
+  }
+}
+
 run "production_plan_refuses_pull_requests" {
   assert {
     condition     = !strcontains(aws_iam_role.github["production-plan"].assume_role_policy, "pull_request")
