@@ -34,6 +34,10 @@ from tests.terraform.moto_roots import (
     stage_env,
 )
 
+# Two installs' worth of applies (the single-stage one, then the steps), each bucket's lifecycle rule waiting for
+# S3 to report it settled: longer than the default per-test timeout, which counts the fixture's setup.
+pytestmark = pytest.mark.timeout(900)
+
 # main's head before the staging work: its terraform/ is the single-stage layout an existing install runs.
 SINGLE_STAGE_COMMIT = "195d3ca"
 NAME_PREFIX = f"tfg{secrets.token_hex(3)}"
@@ -295,8 +299,8 @@ def test_the_documented_steps_are_these() -> None:
     section = docs[docs.index("## From one stack to two") :]
     section = section[: section.index("\n## ", 1)]
     order = [
-        "import_single_stage_registry=true",
         "image_repository_name=lambda-model-prod",
+        "import_single_stage_registry=true",
         "stages/production.tfvars",
         "terraform apply -var github_repository",
         "stages/staging.tfvars",
