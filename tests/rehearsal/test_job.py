@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rehearsal.job import Job, NotRehearsable
+from rehearsal.job import Job, NotRehearsable, oidc_subject
 
 WORKFLOW = """
 name: example
@@ -16,7 +16,18 @@ on:
   workflow_call:
     inputs:
       who: {type: string, default: world}
+      stage: {type: string, default: ""}
 jobs:
+  release:
+    runs-on: ubuntu-24.04
+    environment:
+      name: ${{ inputs.stage }}
+      url: https://example.com
+    steps: [{run: "true"}]
+  plan:
+    runs-on: ubuntu-24.04
+    environment: production
+    steps: [{run: "true"}]
   greet:
     runs-on: ubuntu-24.04
     env:
@@ -130,3 +141,20 @@ def test_what_a_stand_in_did_during_a_step_is_noted_on_that_step(workspace: Path
     notes = {record.name: record.note for record in played.records}
     assert notes["Check out"] == "the workspace; stood in for a call"
     assert notes["Remember"] == ""
+
+
+@pytest.mark.parametrize(
+    ("job_id", "inputs", "environment", "subject"),
+    [
+        ("release", {"stage": "staging"}, "staging", "repo:o/r:environment:staging"),
+        ("release", {"stage": "production"}, "production", "repo:o/r:environment:production"),
+        ("release", {}, None, "repo:o/r:ref:refs/heads/main"),  # a name that evaluates to '' is none
+        ("plan", {}, "production", "repo:o/r:environment:production"),  # a literal name
+        ("greet", {}, None, "repo:o/r:ref:refs/heads/main"),
+    ],
+)
+def test_the_environment_name_is_evaluated_under_the_inputs(workspace, job_id, inputs, environment, subject):
+    """`environment: name: ${{ inputs.stage }}` (the release's): the stage's variables and OIDC subject."""
+    played = Job(str(workspace / "example.yml"), job_id, workspace, {}, {}, {}).with_inputs(inputs)
+    assert played.environment == environment
+    assert oidc_subject("repo:o/r", played.environment) == subject

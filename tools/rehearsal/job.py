@@ -68,8 +68,12 @@ class Job:
 
     @property
     def environment(self) -> str | None:
+        """The job's GitHub environment. Its name may be an expression (`name: ${{ inputs.stage }}`): GitHub
+        evaluates it under the job's inputs before it picks the environment's variables and the OIDC subject,
+        so set the inputs first. A name that evaluates to '' is no environment."""
         environment = self.definition.get("environment")
-        return environment.get("name") if isinstance(environment, dict) else environment
+        name = environment.get("name") if isinstance(environment, dict) else environment
+        return (evaluate(str(name), self.context) or None) if name else None
 
     def with_inputs(self, inputs: Mapping[str, str | bool]) -> Job:
         """inputs.* from the workflow_call defaults, overridden by `inputs` (booleans as GitHub prints them)."""

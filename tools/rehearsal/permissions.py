@@ -57,6 +57,17 @@ class RoleAudit:
         with self.lock:
             self.calls.append((key, call))
 
+    def mark(self) -> int:
+        """A point in the recording, for roles_since."""
+        with self.lock:
+            return len(self.calls)
+
+    def roles_since(self, mark: int) -> set[str]:
+        """The pipeline roles that made calls since `mark` (e.g. "did production's role act meanwhile?")."""
+        with self.lock:
+            keys = {key for key, _ in self.calls[mark:]}
+        return {self.sessions[key] for key in keys if key in self.sessions}
+
     def judge(self) -> tuple[Counter, list[Denial]]:
         """The requests of the calls recorded since the last judgement, per role, and those denied."""
         with self.lock:
