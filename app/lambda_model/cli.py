@@ -259,10 +259,17 @@ def command_export(args: argparse.Namespace) -> int:
 def command_versions(args: argparse.Namespace) -> int:
     from lambda_model.registry.store import open_store
 
+    writable_file(args.pointer_tag_output, "--pointer-tag-output")
     store = open_store(args.store)
     if not args.store.startswith("s3://") and not Path(args.store).is_dir():
         raise UsageError(f"--store {args.store}: no such folder (an empty store is an existing folder)")
+    # The tag before the version it names: should the pointer move in between, the recorded tag is the older
+    # one, so a later `promote --if-pointer` or comparison refuses instead of trusting a version never read.
+    tag = store.pointer_tag()
     current = store.current_version()
+    if args.pointer_tag_output:
+        with open(args.pointer_tag_output, "a", encoding="utf-8") as output:
+            output.write(f"pointer-tag={tag}\n")
     for version in store.versions():
         print(f"{'*' if version == current else ' '} {version}")
     return 0
@@ -432,6 +439,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     versions = add("versions", command_versions, "List a store's versions; * marks the current one.")
     versions.add_argument("--store", default=default_store_uri())
+    versions.add_argument(
+        "--pointer-tag-output",
+        metavar="FILE",
+        help="append `pointer-tag=TAG` (models/current as read before the listing; `none` before any promotion), "
+        "e.g. $GITHUB_OUTPUT",
+    )
 
     drift = add(
         "drift",

@@ -3,7 +3,7 @@
 resource "aws_iam_role" "apigateway_cloudwatch" {
   count = var.manage_api_gateway_account ? 1 : 0
 
-  name        = "${local.stack_name}-apigateway-cloudwatch"
+  name        = "${local.production_stack_name}-apigateway-cloudwatch"
   description = "Lets API Gateway write execution and access logs in ${local.region}."
   assume_role_policy = jsonencode({
     Version = "2012-10-17"

@@ -36,3 +36,32 @@ moved {
   from = aws_s3_bucket_policy.state
   to   = module.state_bucket.aws_s3_bucket_policy.this
 }
+
+# The single-stage install's plan and deploy roles (and their inline policies) are production's now, and its
+# function boundary is production's boundary: moved in state, so the roles keep their names and ARNs (the GitHub
+# variables stay valid) and nothing is replaced. See docs/infrastructure.md, "From one stack to two".
+
+moved {
+  from = aws_iam_role.github["plan"]
+  to   = aws_iam_role.github["production-plan"]
+}
+
+moved {
+  from = aws_iam_role_policy.github["plan"]
+  to   = aws_iam_role_policy.github["production-plan"]
+}
+
+moved {
+  from = aws_iam_role.github["deploy"]
+  to   = aws_iam_role.github["production-deploy"]
+}
+
+moved {
+  from = aws_iam_role_policy.github["deploy"]
+  to   = aws_iam_role_policy.github["production-deploy"]
+}
+
+moved {
+  from = aws_iam_policy.function_boundary
+  to   = aws_iam_policy.function_boundary["production"]
+}

@@ -4,7 +4,7 @@ provider "aws" {
   default_tags {
     tags = merge(var.tags, {
       Project     = var.name_prefix
-      Environment = var.environment
+      Environment = "shared"
       ManagedBy   = "terraform"
       Component   = "bootstrap"
     })

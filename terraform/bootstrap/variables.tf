@@ -20,14 +20,48 @@ variable "name_prefix" {
   }
 }
 
-variable "environment" {
-  description = "environment of the stack these roles deploy; must equal the stack's variable."
-  type        = string
-  default     = "prod"
+variable "stages" {
+  description = <<-EOT
+    The stacks these roles deploy, by stage key: each stage's stack environment (TF_VAR_environment, part of
+    every name of its stack) and the GitHub environment its deploy job runs in (the only subject its deploy
+    role trusts). production is required; staging is optional only for the first step of the migration from
+    the single-stage install (docs/infrastructure.md, "From one stack to two").
+  EOT
+  type = map(object({
+    environment        = string
+    github_environment = string
+  }))
+  default = {
+    staging    = { environment = "staging", github_environment = "staging" }
+    production = { environment = "prod", github_environment = "production" }
+  }
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9]{1,11}$", var.environment))
-    error_message = "environment must be 2-12 lowercase letters or digits, starting with a letter."
+    condition     = length(setsubtract(keys(var.stages), ["staging", "production"])) == 0 && contains(keys(var.stages), "production")
+    error_message = "stages must have the key production and at most staging besides it."
+  }
+
+  validation {
+    condition     = alltrue([for stage in values(var.stages) : can(regex("^[a-z][a-z0-9]{1,11}$", stage.environment))])
+    error_message = "Every stage's environment must be 2-12 lowercase letters or digits, starting with a letter (the stack's environment variable)."
+  }
+
+  validation {
+    condition     = alltrue([for stage in values(var.stages) : can(regex("^[A-Za-z0-9_.-]{1,255}$", stage.github_environment))])
+    error_message = "Every stage's github_environment must be a GitHub environment name without spaces or colons."
+  }
+
+  # Two stages with one environment would be one stack under two sets of roles.
+  validation {
+    condition     = length(distinct([for stage in values(var.stages) : stage.environment])) == length(var.stages)
+    error_message = "The stages' environments must differ: each stage is its own stack."
+  }
+
+  # The deploy role of a stage trusts its GitHub environment alone: a shared one would let one stage's job
+  # assume the other stage's role.
+  validation {
+    condition     = length(distinct([for stage in values(var.stages) : stage.github_environment])) == length(var.stages)
+    error_message = "The stages' github_environment values must differ: each deploy role trusts only its own."
   }
 }
 
@@ -68,17 +102,6 @@ variable "github_repository_id" {
   }
 }
 
-variable "production_environment" {
-  description = "GitHub environment of the deploy job; the only subject the deploy role trusts."
-  type        = string
-  default     = "production"
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]{1,255}$", var.production_environment))
-    error_message = "production_environment must be a GitHub environment name without spaces or colons."
-  }
-}
-
 variable "training_environment" {
   description = "GitHub environment of the retrain job; the only subject the train role trusts."
   type        = string
@@ -87,6 +110,11 @@ variable "training_environment" {
   validation {
     condition     = can(regex("^[A-Za-z0-9_.-]{1,255}$", var.training_environment))
     error_message = "training_environment must be a GitHub environment name without spaces or colons."
+  }
+
+  validation {
+    condition     = !contains([for stage in values(var.stages) : stage.github_environment], var.training_environment)
+    error_message = "training_environment must differ from the stages' github_environment values: the train role trusts it alone."
   }
 }
 
@@ -103,13 +131,13 @@ variable "monitoring_environment" {
   # Its own environment: a job of another environment must not be able to assume the monitor role, nor the
   # monitor's job another role (and github_variables keys its scopes by environment name).
   validation {
-    condition     = !contains([var.production_environment, var.training_environment], var.monitoring_environment)
-    error_message = "monitoring_environment must differ from production_environment and training_environment."
+    condition     = !contains(concat([for stage in values(var.stages) : stage.github_environment], [var.training_environment]), var.monitoring_environment)
+    error_message = "monitoring_environment must differ from the stages' github_environment values and training_environment."
   }
 }
 
 variable "plan_from_main" {
-  description = "Let workflows on the main branch (the scheduled drift check) assume the plan role, besides pull requests."
+  description = "Let workflows on the main branch (the scheduled drift check) assume staging's plan role, besides pull requests. Production's plan role trusts main alone, whatever this says."
   type        = bool
   default     = true
 }
@@ -127,7 +155,7 @@ variable "manage_api_gateway_account" {
 }
 
 variable "state_bucket_name" {
-  description = "Name of the state bucket; null derives <name_prefix>-<environment>-tfstate-<account id>."
+  description = "Name of the state bucket; null derives <name_prefix>-<production environment>-tfstate-<account id> (the single-stage install's name, kept)."
   type        = string
   default     = null
 
@@ -135,6 +163,56 @@ variable "state_bucket_name" {
     condition     = var.state_bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.state_bucket_name))
     error_message = "state_bucket_name must be a valid S3 bucket name."
   }
+}
+
+variable "image_repository_name" {
+  description = "Name of the shared image repository both stages deploy from; null derives <name_prefix>. The migration keeps the single-stage install's <name_prefix>-<production environment>."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.image_repository_name == null || can(regex("^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", var.image_repository_name))
+    error_message = "image_repository_name must be an ECR repository name: lowercase letters, digits and . _ - / separators."
+  }
+}
+
+variable "model_bucket_name" {
+  description = "Name of the shared model bucket (the model registry); null derives <name_prefix>-models-<account id>. The migration keeps the single-stage install's <name_prefix>-<production environment>-models-<account id>."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.model_bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.model_bucket_name))
+    error_message = "model_bucket_name must be a valid S3 bucket name."
+  }
+}
+
+variable "ecr_untagged_image_days" {
+  description = "Days after which untagged images (leftovers of failed or superseded pushes) expire; tagged release images never do."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.ecr_untagged_image_days >= 1
+    error_message = "ecr_untagged_image_days must be at least 1."
+  }
+}
+
+variable "model_noncurrent_version_days" {
+  description = "Days overwritten or deleted objects of the model bucket (the pointer's history) are kept."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.model_noncurrent_version_days >= 1
+    error_message = "model_noncurrent_version_days must be at least 1."
+  }
+}
+
+variable "registry_force_destroy" {
+  description = "Let destroy delete the image repository and the model bucket with their images and objects. Only for throwaway installs (tests): the registry holds every release and model."
+  type        = bool
+  default     = false
 }
 
 variable "state_noncurrent_version_days" {

@@ -87,8 +87,11 @@ def function(aws: dict[str, str], lambda_client: Any) -> Function:
     return Function(name, repository_uri, first_image)
 
 
-def run_rollout(aws: dict[str, str], tmp_path: Path, *arguments: str, endpoint: str | None = None) -> Result:
-    """Run the CLI the way the workflow does: `python -m lambda_release` from the project's virtualenv."""
+def run_rollout(
+    aws: dict[str, str], tmp_path: Path, *arguments: str, endpoint: str | None = None, cwd: Path | None = None
+) -> Result:
+    """Run the CLI the way the workflow does: `python -m lambda_release` from the project's virtualenv (in
+    `cwd`, the checkout, when given)."""
     github_output = tmp_path / f"github-output-{uuid.uuid4().hex}"
     environment = {
         "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
@@ -106,6 +109,7 @@ def run_rollout(aws: dict[str, str], tmp_path: Path, *arguments: str, endpoint: 
         text=True,
         timeout=60,
         check=False,
+        cwd=cwd,
     )
     lines = completed.stdout.strip().splitlines()
     assert lines, f"no JSON on stdout; stderr:\n{completed.stderr}"

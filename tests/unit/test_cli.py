@@ -151,6 +151,27 @@ def test_versions_and_promote_ignore_a_leftover_staging_folder(store_copy, capsy
     assert LocalStore(store_copy).current_version() == current
 
 
+def test_versions_records_the_pointer_tag_a_later_promotion_can_be_refused_by(store_copy, tmp_path, capsys):
+    """What staging records when it chooses models/current, and production compares before it ships."""
+    outputs = tmp_path / "github-output"
+    assert main(["versions", "--store", str(store_copy), "--pointer-tag-output", str(outputs)]) == 0
+    tag = outputs.read_text().removeprefix("pointer-tag=").strip()
+    assert tag == LocalStore(store_copy).pointer_tag() != "none"
+    current = LocalStore(store_copy).current_version()
+    assert capsys.readouterr().out.split() == ["*", current]
+    # A promotion in between (a retrain) moves the tag: the recorded one no longer matches.
+    assert main(["promote", "--store", str(store_copy), "--version", current]) == 0
+    assert LocalStore(store_copy).pointer_tag() != tag
+    assert main(["promote", "--store", str(store_copy), "--version", current, "--if-pointer", tag]) == 2
+
+
+def test_versions_of_an_empty_store_records_no_pointer(tmp_path):
+    (tmp_path / "store").mkdir()
+    outputs = tmp_path / "github-output"
+    assert main(["versions", "--store", str(tmp_path / "store"), "--pointer-tag-output", str(outputs)]) == 0
+    assert outputs.read_text() == "pointer-tag=none\n"
+
+
 def test_invoke_runs_the_handler_on_an_event_file(model_dir, capsys, monkeypatch):
     monkeypatch.delenv("MODEL_URI", raising=False)  # invoke sets it; restored after the test
     event = REPO_ROOT / "tests" / "events" / "direct_invoke.json"

@@ -13,6 +13,10 @@ GITHUB_OUTPUT is set, appends the same facts as step outputs.
                                       [--canary-share 0.1] [--canary-minutes 10] [--endpoint-url URL]
                                       [--min-canary-invocations 20] [--canary-extensions 1]
                                       [--canary-requests-per-second 1] [-- COMMAND...]
+    python -m lambda_release verify-alarms --function NAME [--alias live] [--version N] --endpoint-url URL
+                                      (--alarm NAME... | --alarm-prefix PREFIX) [--minutes 2] [--settle-minutes 5]
+                                      [--min-invocations 20] [--requests-per-second 1]
+    python -m lambda_release mark-staged | check-staged | check-newer-code ...   (lambda_release.staged)
 
 `deploy` is the release: publish a version, check it by invoking that version directly with API Gateway
 proxy events on every route of the serving route table (no user request can reach it yet), give it a share
@@ -21,8 +25,12 @@ CloudWatch alarms, then all of it; then run COMMAND (if any) against the endpoin
 new version served too little of (inconclusive, after its extensions), a failed COMMAND, SIGINT or SIGTERM
 moves the alias back to the previous version.
 
-Exit codes: 0 done; 1 verification failed (before traffic: the alias never moved; later: it was moved back);
-2 usage error; 3 an AWS step failed (the alias was not moved, or was moved back); 4 the rollback itself failed
+`verify-alarms` is staging's alarm-wiring check after its all-at-once switch: the canary's synthetic traffic,
+then the canary's evidence (invocations and each per-version alarm's data for the version) and no alarm firing.
+
+Exit codes: 0 done; 1 verification failed (before traffic: the alias never moved; later: it was moved back; an
+alarm check that failed; a stage check that refused); 2 usage error (or an image that cannot be checked);
+3 an AWS step failed (the alias was not moved, or was moved back); 4 the rollback itself failed
 (the alias may still send traffic to the new version: act by hand); 5 cancelled by a signal (alias moved back).
 
 boto3, the standard library and the serving code's route table (lambda_model, installed in the same
@@ -54,6 +62,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lambda_release import staged
 from lambda_release.probes import (
     Probes,
     RouteProbe,
@@ -82,6 +91,8 @@ DEFAULT_CANARY_EXTENSIONS = 1
 DEFAULT_CANARY_REQUESTS_PER_SECOND = 1.0
 # Lambda's metrics of a version behind an alias: the dimensions its per-version alarms group by.
 EXECUTED_VERSION = "ExecutedVersion"
+# The subcommands of staged.py: they read ECR (and git), not only Lambda.
+STAGE_CHECKS = ("mark-staged", "check-staged", "check-newer-code")
 
 # A function that invokes one Lambda version with an event and returns the handler's response: real Lambda in
 # production, the handler itself (or a fake) in tests, since moto cannot run image functions.
@@ -183,6 +194,10 @@ def lambda_client() -> Any:
 
 def cloudwatch_client() -> Any:
     return boto3.client("cloudwatch")
+
+
+def ecr_client() -> Any:
+    return boto3.client("ecr")
 
 
 def alias_state(client: Any, target: Target) -> AliasState:
@@ -557,6 +572,23 @@ def canary_evidence(
     return Evidence(int(totals.get("invocations", 0.0)), without_data)
 
 
+def api_request(canary: Canary, method: str, path: str, body: Any, timeout: float) -> tuple[int, bytes]:
+    """One request through the API at `canary.endpoint_url` (with the API key when set): (status, body).
+
+    Raises OSError when no answer came (URLError, a timeout, a reset connection)."""
+    headers = {"Content-Type": "application/json", "User-Agent": "lambda-release-canary"}
+    if canary.api_key:
+        headers["x-api-key"] = canary.api_key
+    data = None if body is None else json.dumps(body).encode()
+    url = canary.endpoint_url.rstrip("/") + path
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310 (http(s) only: endpoint_url)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
 class SyntheticTraffic:
     """The route probes sent through the API while the canary runs, one every 1/rate seconds, from a thread.
 
@@ -611,17 +643,8 @@ class SyntheticTraffic:
 
     def send(self, probe: RouteProbe) -> str:
         """One probe through the API; EXPECTED, or what came back instead."""
-        headers = {"Content-Type": "application/json", "User-Agent": "lambda-release-canary"}
-        if self.canary.api_key:
-            headers["x-api-key"] = self.canary.api_key
-        data = None if probe.body is None else json.dumps(probe.body).encode()
-        url = self.canary.endpoint_url.rstrip("/") + probe.path
-        request = urllib.request.Request(url, data=data, headers=headers, method=probe.method)  # noqa: S310 (http(s) only: endpoint_url)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                status, body = response.status, response.read()
-        except urllib.error.HTTPError as error:
-            status, body = error.code, error.read()
+            status, body = api_request(self.canary, probe.method, probe.path, probe.body, self.timeout)
         except OSError as error:  # URLError, a timeout, a reset connection
             return f"no answer ({type(error).__name__})"
         if status != probe.status:
@@ -741,6 +764,84 @@ def run_canary(
     assert evidence is not None  # noqa: S101 (at least one window ran)
     minutes = f"{windows} x {canary.seconds / 60:g} min"
     return f"canary inconclusive after {minutes}: {evidence.describe(result.version, canary.min_invocations)}", evidence
+
+
+@dataclass(frozen=True)
+class AlarmCheck:
+    """Staging's alarm-wiring check: `seconds` of synthetic traffic, then up to `settle_seconds` for CloudWatch
+    to show it (Lambda publishes its metrics a minute or more after the invocations)."""
+
+    seconds: float = 120.0
+    settle_seconds: float = 300.0
+
+
+def probes_through_api(canary: Canary) -> list[RouteProbe]:
+    """The route probes for the model the API serves now, built from its health route's signature (as the
+    pre-traffic check builds them from the version's)."""
+    method, path = health_route()
+    where = f"{method} {canary.endpoint_url.rstrip('/')}{path}"
+    try:
+        status, body = api_request(canary, method, path, None, timeout=10.0)
+    except OSError as error:
+        raise RolloutError(f"{where}: no answer ({type(error).__name__})") from error
+    if status != 200:
+        raise RolloutError(f"{where} answered {status}: {body[:200]!r}")
+    try:
+        health = json.loads(body)
+        check_health(health, where)
+        return route_probes(Probes.from_health(health))
+    except (ValueError, SignatureUnreadable) as error:  # WrongAnswer is a ValueError
+        raise RolloutError(f"{where}: {str(error)[:300]}") from None
+
+
+def verify_alarms(
+    client: Any, cloudwatch: Any, target: Target, version: str, canary: Canary, check: AlarmCheck
+) -> dict[str, str]:
+    """Send the route probes through the API, then every watched per-version alarm must hold data for
+    `version` (default: the version the alias serves), the version must have served `canary.min_invocations`
+    through the alias, and no watched alarm may be in ALARM.
+
+    A release that switched all at once (staging) never had a canary to prove its alarms see the new version:
+    an alarm wired to the wrong metric, dimension or version would stay quiet in production's canary too.
+    The same alarm resolution, per-version queries, evidence and synthetic traffic as the canary's.
+    """
+    alarms = resolve_alarms(cloudwatch, canary)
+    metrics = per_version_metrics(cloudwatch, alarms)
+    seen = alias_state(client, target)
+    version = version or seen.version
+    if seen.version != version or seen.weights:
+        raise RolloutError(
+            f"alias {target.alias} serves version {seen.version} {seen.weights or ''}, not version {version} "
+            "alone: the check would measure another version"
+        )
+    probes = probes_through_api(canary)
+    outcome = {
+        "function": target.function,
+        "alias": target.alias,
+        "version": version,
+        "alarms_watched": ",".join(alarms),
+    }
+    since = datetime.now(UTC)
+    with SyntheticTraffic(canary, probes) as traffic:
+        time.sleep(check.seconds)
+    outcome["synthetic_traffic"] = traffic.summary()
+    log(f"alarm check: synthetic traffic {outcome['synthetic_traffic']}")
+    deadline = time.monotonic() + check.settle_seconds
+    while True:
+        fired = firing(cloudwatch, alarms)
+        evidence = canary_evidence(cloudwatch, target, version, since, metrics)
+        if fired or evidence.conclusive(canary.min_invocations) or time.monotonic() >= deadline:
+            break
+        log(f"alarm check: waiting for CloudWatch: {evidence.describe(version, canary.min_invocations)}")
+        time.sleep(max(0.0, min(canary.poll_interval, deadline - time.monotonic())))
+    outcome["invocations"] = str(evidence.invocations)
+    if fired:
+        return {**outcome, "status": "failed", "outcome": f"alarm fired: {', '.join(fired)}"}
+    if not evidence.conclusive(canary.min_invocations):
+        described = evidence.describe(version, canary.min_invocations)
+        return {**outcome, "status": "failed", "outcome": f"alarm wiring not shown: {described}"}
+    passed = f"{evidence.describe(version, canary.min_invocations)}; every watched alarm has data for it, none fires"
+    return {**outcome, "status": "passed", "outcome": passed}
 
 
 def deploy(
@@ -922,9 +1023,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def add(name: str, help_text: str, *, alias: bool = True, timing: bool = False) -> argparse.ArgumentParser:
+    def add(
+        name: str, help_text: str, *, function: bool = True, alias: bool = True, timing: bool = False
+    ) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text, description=help_text)
-        command.add_argument("--function", required=True, help="Lambda function name")
+        if function:
+            command.add_argument("--function", required=True, help="Lambda function name")
         if alias:
             command.add_argument("--alias", default=DEFAULT_ALIAS, help="alias API Gateway invokes (default: live)")
         if timing:
@@ -1007,7 +1111,68 @@ def build_parser() -> argparse.ArgumentParser:
     deploy_command.add_argument(
         "verify", nargs=argparse.REMAINDER, help="-- COMMAND ARGS... run once the new version has all the traffic"
     )
+    add_alarm_check(
+        add(
+            "verify-alarms",
+            "Synthetic traffic through the API, then every watched alarm must have data "
+            "for the version and none may fire (staging's alarm-wiring check).",
+        )
+    )
+    add_stage_checks(add)
     return parser
+
+
+def add_alarm_check(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--version", default="", help="version to check (default: the one the alias serves)")
+    command.add_argument(
+        "--endpoint-url", type=http_url, required=True, help="the API's URL (with $API_KEY as x-api-key when set)"
+    )
+    command.add_argument("--alarm", dest="alarms", action="append", default=[], help="alarm to check (repeatable)")
+    command.add_argument("--alarm-prefix", default="", help="check every alarm whose name starts with this")
+    command.add_argument("--minutes", type=float, default=2.0, help="how long the synthetic traffic runs (default 2)")
+    command.add_argument(
+        "--settle-minutes",
+        type=float,
+        default=5.0,
+        help="how long CloudWatch then gets to show the invocations (default 5; Lambda publishes late)",
+    )
+    command.add_argument(
+        "--min-invocations",
+        type=at_least(1),
+        default=DEFAULT_MIN_CANARY_INVOCATIONS,
+        help="invocations of the version through the alias it must have served "
+        f"(default {DEFAULT_MIN_CANARY_INVOCATIONS})",
+    )
+    command.add_argument(
+        "--requests-per-second",
+        type=float,
+        default=DEFAULT_CANARY_REQUESTS_PER_SECOND,
+        help=f"rate of the synthetic traffic (default {DEFAULT_CANARY_REQUESTS_PER_SECOND:g})",
+    )
+    command.add_argument("--poll-interval", type=float, default=15.0, help="seconds between CloudWatch reads")
+
+
+def add_stage_checks(add: Callable[..., argparse.ArgumentParser]) -> None:
+    image_help = "the image by digest, REGISTRY/REPOSITORY@sha256:..."
+    add(
+        "mark-staged", "Tag the image's digest <tag>-staged: staging passed it.", function=False, alias=False
+    ).add_argument("--image-uri", required=True, help=image_help)
+    check_staged = add(
+        "check-staged",
+        "Refuse (exit 1) an image, or the image a function's alias serves, without a -staged tag.",
+        function=False,
+    )
+    which = check_staged.add_mutually_exclusive_group(required=True)
+    which.add_argument("--image-uri", help=image_help)
+    which.add_argument("--function", help="Lambda function whose alias's image to check")
+    newer_code = add(
+        "check-newer-code",
+        "Refuse (exit 1) when the alias's live image holds code that --commit does not contain.",
+    )
+    newer_code.add_argument("--commit", required=True, help="this run's commit (GITHUB_SHA), in the checkout")
+    newer_code.add_argument(
+        "--allow-older-code", action="store_true", help="report a refusal and go on (a deliberate code rollback)"
+    )
 
 
 def share_of_traffic(text: str) -> float:
@@ -1056,10 +1221,40 @@ def verification_command(arguments: argparse.Namespace) -> list[str]:
     return command[1:] if command[:1] == ["--"] else command
 
 
+def alarm_check_settings(arguments: argparse.Namespace) -> tuple[Canary, AlarmCheck]:
+    canary = Canary(
+        alarm_names=tuple(arguments.alarms),
+        alarm_prefix=arguments.alarm_prefix,
+        poll_interval=arguments.poll_interval,
+        min_invocations=arguments.min_invocations,
+        endpoint_url=arguments.endpoint_url,
+        api_key=os.environ.get("API_KEY", ""),  # from the environment, as the canary's
+        requests_per_second=arguments.requests_per_second,
+    )
+    return canary, AlarmCheck(arguments.minutes * 60, arguments.settle_minutes * 60)
+
+
+def stage_check(arguments: argparse.Namespace, client: Any, ecr: Any) -> dict[str, str]:
+    """mark-staged, check-staged, check-newer-code: the facts they print."""
+    if arguments.command == "mark-staged":
+        return staged.mark_staged(ecr, staged.Image.parse(arguments.image_uri))
+    if arguments.command == "check-staged" and arguments.image_uri:
+        return staged.check_staged(ecr, staged.Image.parse(arguments.image_uri))
+    live = current(client, Target(arguments.function, arguments.alias))
+    if arguments.command == "check-staged":
+        return {"function": arguments.function, **staged.check_staged(ecr, staged.served_image(live))}
+    return staged.check_newer_code(ecr, live, arguments.commit, arguments.allow_older_code)
+
+
 def run_command(arguments: argparse.Namespace, client: Any) -> dict[str, str]:
     """Run one subcommand and return the facts it prints."""
+    if arguments.command in STAGE_CHECKS:
+        return stage_check(arguments, client, ecr_client())
     target = Target(arguments.function, getattr(arguments, "alias", DEFAULT_ALIAS))
     timing = Timing(getattr(arguments, "timeout", 600.0), getattr(arguments, "poll_interval", 5.0))
+    if arguments.command == "verify-alarms":
+        canary, check = alarm_check_settings(arguments)
+        return verify_alarms(client, cloudwatch_client(), target, arguments.version, canary, check)
     if arguments.command == "current":
         return current(client, target)
     if arguments.command == "wait":
@@ -1090,7 +1285,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     if arguments.command == "deploy" and not arguments.all_at_once and not (arguments.alarms or arguments.alarm_prefix):
         parser.error("a canary needs alarms to watch: --alarm NAME or --alarm-prefix PREFIX (or --all-at-once)")
+    if arguments.command == "verify-alarms" and not (arguments.alarms or arguments.alarm_prefix):
+        parser.error("the alarm check needs alarms: --alarm NAME or --alarm-prefix PREFIX")
+    if arguments.command == "verify-alarms" and arguments.requests_per_second <= 0:
+        parser.error("--requests-per-second must be above 0: the check is about traffic the alarms must see")
     exit_codes = {
+        "failed": EXIT_VERIFICATION_FAILED,
         "rolled-back": EXIT_VERIFICATION_FAILED,
         "rejected": EXIT_VERIFICATION_FAILED,
         "failed-no-rollback-target": EXIT_VERIFICATION_FAILED,
@@ -1103,6 +1303,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Cancelled as signal_name:
         log(f"{signal_name} received before the alias moved: nothing to undo")
         outcome, exit_code = {"status": "cancelled", "error": f"cancelled ({signal_name})"}, EXIT_CANCELLED
+    except staged.StageCheckRefused as error:
+        log(f"refused: {error}")
+        outcome, exit_code = {"status": "refused", "error": str(error)}, EXIT_VERIFICATION_FAILED
+    except staged.StageCheckError as error:
+        log(f"error: {error}")
+        outcome, exit_code = {"status": "failed", "error": str(error)}, EXIT_USAGE
     except RollbackError as error:
         log(f"error: {error}")
         outcome, exit_code = {"status": "rollback-failed", "error": str(error)}, error.exit_code

@@ -52,16 +52,33 @@ run "oidc_trust" {
     condition = {
       for key, role in aws_iam_role.github : key => jsondecode(role.assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"]
       } == {
-      plan    = ["repo:octo-org/lambda-model:pull_request", "repo:octo-org/lambda-model:ref:refs/heads/main"]
-      deploy  = ["repo:octo-org/lambda-model:environment:production"]
-      train   = ["repo:octo-org/lambda-model:environment:training"]
-      monitor = ["repo:octo-org/lambda-model:environment:monitoring"]
+      staging-plan      = ["repo:octo-org/lambda-model:pull_request", "repo:octo-org/lambda-model:ref:refs/heads/main"]
+      production-plan   = ["repo:octo-org/lambda-model:ref:refs/heads/main"]
+      staging-deploy    = ["repo:octo-org/lambda-model:environment:staging"]
+      production-deploy = ["repo:octo-org/lambda-model:environment:production"]
+      train             = ["repo:octo-org/lambda-model:environment:training"]
+      monitor           = ["repo:octo-org/lambda-model:environment:monitoring"]
     }
-    error_message = "sub: plan for pull requests and main, deploy only from the production environment, train only from the training environment, monitor only from the monitoring environment."
+    error_message = "sub: staging's plan for pull requests and main, production's plan for main only (pull requests never read production's state), each deploy role only from its own stage's environment, train and monitor only from theirs."
   }
   assert {
-    condition     = toset([for role in aws_iam_role.github : role.name]) == toset(["lambda-model-prod-github-plan", "lambda-model-prod-github-deploy", "lambda-model-prod-github-train", "lambda-model-prod-github-monitor"])
-    error_message = "Role names derive from the stack's prefix and environment."
+    condition     = jsonencode(output.github_subjects) == jsonencode({ for key, role in aws_iam_role.github : key => jsondecode(role.assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"] })
+    error_message = "github_subjects lists exactly what each role trusts."
+  }
+  assert {
+    condition = { for key, role in aws_iam_role.github : key => role.name } == {
+      staging-plan      = "lambda-model-staging-github-plan"
+      staging-deploy    = "lambda-model-staging-github-deploy"
+      production-plan   = "lambda-model-prod-github-plan"
+      production-deploy = "lambda-model-prod-github-deploy"
+      train             = "lambda-model-prod-github-train"
+      monitor           = "lambda-model-prod-github-monitor"
+    }
+    error_message = "Stage roles are named after their stack; production's, train's and monitor's keep the single-stage install's names."
+  }
+  assert {
+    condition     = { for key, policy in aws_iam_role_policy.github : key => policy.name } == { staging-plan = "plan", staging-deploy = "deploy", production-plan = "plan", production-deploy = "deploy", train = "train", monitor = "monitor" }
+    error_message = "Inline policies are named by the role's kind, so production's keep their names (no replacement on the migration)."
   }
 }
 
@@ -76,12 +93,14 @@ run "immutable_subject_claims" {
     condition = {
       for key, role in aws_iam_role.github : key => jsondecode(role.assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"]
       } == {
-      plan    = ["repo:octo-org@123456/lambda-model@456789:pull_request"]
-      deploy  = ["repo:octo-org@123456/lambda-model@456789:environment:production"]
-      train   = ["repo:octo-org@123456/lambda-model@456789:environment:training"]
-      monitor = ["repo:octo-org@123456/lambda-model@456789:environment:monitoring"]
+      staging-plan      = ["repo:octo-org@123456/lambda-model@456789:pull_request"]
+      production-plan   = ["repo:octo-org@123456/lambda-model@456789:ref:refs/heads/main"]
+      staging-deploy    = ["repo:octo-org@123456/lambda-model@456789:environment:staging"]
+      production-deploy = ["repo:octo-org@123456/lambda-model@456789:environment:production"]
+      train             = ["repo:octo-org@123456/lambda-model@456789:environment:training"]
+      monitor           = ["repo:octo-org@123456/lambda-model@456789:environment:monitoring"]
     }
-    error_message = "With the IDs set, only the immutable form repo:owner@ID/name@ID:... is trusted; plan_from_main = false drops main."
+    error_message = "With the IDs set, only the immutable form repo:owner@ID/name@ID:... is trusted; plan_from_main = false drops main from staging's plan role (production's trusts main alone)."
   }
 }
 
@@ -96,45 +115,331 @@ run "existing_oidc_provider" {
   }
 }
 
-run "plan_role_is_read_only" {
+run "plan_roles_are_read_only_and_own_their_stage" {
   assert {
-    condition = alltrue([
-      for s in jsondecode(aws_iam_role_policy.github["plan"].policy).Statement :
-      s.Sid == "LockState" || s.Effect == "Deny" || alltrue([for a in s.Action : can(regex("^[a-z0-9]+:(Get|List|Describe)", a)) || a == "apigateway:GET"])
-    ])
-    error_message = "The plan role may only read (Get/List/Describe), apart from the state lock."
+    condition = alltrue(flatten([
+      for key in ["staging-plan", "production-plan"] : [
+        for s in jsondecode(aws_iam_role_policy.github[key].policy).Statement :
+        s.Sid == "LockState" || s.Effect == "Deny" || alltrue([for a in s.Action : can(regex("^[a-z0-9]+:(Get|List|Describe)", a)) || a == "apigateway:GET"])
+      ]
+    ]))
+    error_message = "The plan roles may only read (Get/List/Describe), apart from the state lock."
   }
   assert {
-    condition = [for s in jsondecode(aws_iam_role_policy.github["plan"].policy).Statement : s.Resource if s.Sid == "LockState"][0] == [
-      "arn:aws:s3:::lambda-model-prod-tfstate-123456789012/lambda-model/prod/terraform.tfstate.tflock"
-    ]
-    error_message = "The only object the plan role may write is the state's .tflock lock file."
+    condition = {
+      for key in ["staging", "production"] : key => {
+        for s in jsondecode(aws_iam_role_policy.github["${key}-plan"].policy).Statement : s.Sid => s.Resource if contains(["ReadState", "LockState"], s.Sid)
+      }
+      } == {
+      staging = {
+        ReadState = ["arn:aws:s3:::lambda-model-prod-tfstate-123456789012/lambda-model/staging/terraform.tfstate"]
+        LockState = ["arn:aws:s3:::lambda-model-prod-tfstate-123456789012/lambda-model/staging/terraform.tfstate.tflock"]
+      }
+      production = {
+        ReadState = ["arn:aws:s3:::lambda-model-prod-tfstate-123456789012/lambda-model/prod/terraform.tfstate"]
+        LockState = ["arn:aws:s3:::lambda-model-prod-tfstate-123456789012/lambda-model/prod/terraform.tfstate.tflock"]
+      }
+    }
+    error_message = "Each stage's plan role reads only its own state key and writes only its own .tflock."
   }
   assert {
-    condition     = !strcontains(aws_iam_role_policy.github["plan"].policy, "models/")
-    error_message = "The plan role cannot read model or data objects."
+    condition     = !strcontains(aws_iam_role_policy.github["staging-plan"].policy, "models/") && !strcontains(aws_iam_role_policy.github["production-plan"].policy, "models/")
+    error_message = "The plan roles cannot read model or data objects."
+  }
+  assert {
+    condition     = !strcontains(aws_iam_role_policy.github["staging-plan"].policy, "lambda-model-prod") || alltrue([for s in jsondecode(aws_iam_role_policy.github["staging-plan"].policy).Statement : s.Effect == "Deny" || contains(["ListState"], s.Sid) || !anytrue([for r in s.Resource : strcontains(r, "lambda-model-prod") && !strcontains(r, "tfstate-123456789012")])])
+    error_message = "Staging's plan role names no production resource (the shared state bucket aside)."
   }
 }
 
-run "dashboard_and_saved_queries" {
+run "deploy_roles_trust_only_their_environment" {
+  assert {
+    condition = alltrue([
+      for key, stage in { staging = "staging", production = "production" } :
+      jsondecode(aws_iam_role.github["${key}-deploy"].assume_role_policy).Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"] == ["repo:octo-org/lambda-model:environment:${stage}"]
+    ])
+    error_message = "Each deploy role trusts exactly environment:<its GitHub environment>: no branch, no pull request, not the other stage's."
+  }
+  assert {
+    condition = !anytrue([
+      for role in aws_iam_role.github : strcontains(role.assume_role_policy, "*")
+    ])
+    error_message = "No trust policy uses a wildcard subject."
+  }
+}
+
+run "production_plan_refuses_pull_requests" {
+  assert {
+    condition     = !strcontains(aws_iam_role.github["production-plan"].assume_role_policy, "pull_request")
+    error_message = "A pull request can never assume production's plan role: production's state can hold the API key's value."
+  }
+}
+
+run "shared_registry" {
+  assert {
+    condition     = aws_ecr_repository.images.name == "lambda-model" && aws_ecr_repository.images.image_tag_mutability == "IMMUTABLE" && aws_ecr_repository.images.image_scanning_configuration[0].scan_on_push && aws_ecr_repository.images.encryption_configuration[0].encryption_type == "KMS" && !aws_ecr_repository.images.force_delete
+    error_message = "One repository named after the prefix: immutable tags (a -staged tag is final), scan on push, KMS, never force-deleted by default."
+  }
+  assert {
+    condition     = [for rule in jsondecode(aws_ecr_lifecycle_policy.images.policy).rules : [rule.selection.tagStatus, rule.selection.countNumber]] == [["untagged", 14]]
+    error_message = "Only untagged images expire (after ecr_untagged_image_days): a tagged release image is a version's rollback target."
+  }
+  assert {
+    condition = jsondecode(aws_ecr_repository_policy.images.policy).Statement == [{
+      Sid       = "LambdaPull"
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+      Condition = { StringLike = { "aws:SourceArn" = ["arn:aws:lambda:eu-central-1:123456789012:function:lambda-model-prod*", "arn:aws:lambda:eu-central-1:123456789012:function:lambda-model-staging*"] } }
+    }]
+    error_message = "Lambda may pull only for the two stages' functions (and their versions)."
+  }
+  assert {
+    condition     = module.model_bucket.name == "lambda-model-models-123456789012" && !module.model_bucket.force_destroy && module.model_bucket.noncurrent_version_days == 90
+    error_message = "One model bucket named after the prefix and account, never force-destroyed by default, old versions kept 90 days."
+  }
+  assert {
+    condition     = output.image_repository_url == aws_ecr_repository.images.repository_url && output.model_bucket == module.model_bucket.name
+    error_message = "The registry's outputs name the repository and the bucket."
+  }
+}
+
+run "registry_keeps_the_single_stage_names" {
+  variables {
+    image_repository_name = "lambda-model-prod"
+    model_bucket_name     = "lambda-model-prod-models-123456789012"
+  }
+
+  assert {
+    condition     = aws_ecr_repository.images.name == "lambda-model-prod" && module.model_bucket.name == "lambda-model-prod-models-123456789012"
+    error_message = "The name variables keep the imported repository's and bucket's names."
+  }
+  assert {
+    condition = alltrue([
+      for key in ["staging-deploy", "production-deploy", "train", "monitor"] :
+      strcontains(aws_iam_role_policy.github[key].policy, "arn:aws:s3:::lambda-model-prod-models-123456789012")
+    ])
+    error_message = "The roles follow the bucket's name."
+  }
+}
+
+run "staging_deploy_pushes_and_tags_production_deploy_only_reads" {
   assert {
     condition = {
-      for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement : s.Sid => { action = s.Action, resource = s.Resource }
-      if contains(["ReadDashboard", "ManageDashboard", "ReadQueryDefinitions", "ManageQueryDefinitions"], s.Sid)
+      for key in ["staging", "production"] : key => sort(flatten([
+        for s in jsondecode(aws_iam_role_policy.github["${key}-deploy"].policy).Statement : s.Action if s.Effect == "Allow" && contains(s.Resource, "arn:aws:ecr:eu-central-1:123456789012:repository/lambda-model")
+      ]))
       } == {
-      ReadDashboard          = { action = ["cloudwatch:GetDashboard"], resource = ["arn:aws:cloudwatch::123456789012:dashboard/lambda-model-prod"] }
-      ManageDashboard        = { action = ["cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"], resource = ["arn:aws:cloudwatch::123456789012:dashboard/lambda-model-prod"] }
-      ReadQueryDefinitions   = { action = ["logs:DescribeQueryDefinitions"], resource = ["*"] }
-      ManageQueryDefinitions = { action = ["logs:PutQueryDefinition", "logs:DeleteQueryDefinition"], resource = ["*"] }
+      staging = sort([
+        "ecr:DescribeImages", "ecr:BatchGetImage", "ecr:PutImage", "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:GetDownloadUrlForLayer",
+      ])
+      production = sort(["ecr:DescribeImages", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"])
     }
-    error_message = "The deploy role manages only the stack's dashboard (by its global ARN) and the saved queries (no resource-level permissions)."
+    error_message = "On the repository staging may push and re-tag (PutImage of an existing manifest); production may only read images."
+  }
+  assert {
+    condition = !anytrue([
+      for s in jsondecode(aws_iam_role_policy.github["production-deploy"].policy).Statement :
+      s.Effect == "Allow" && length(setintersection(s.Action, ["ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:GetAuthorizationToken"])) > 0
+    ])
+    error_message = "Production's deploy role cannot push, re-tag or even log in to the registry."
+  }
+  assert {
+    condition = !anytrue(flatten([
+      for key in ["staging-deploy", "production-deploy"] : [
+        for s in jsondecode(aws_iam_role_policy.github[key].policy).Statement : [
+          for a in s.Action : s.Effect == "Allow" && (
+            can(regex("^ecr:(Create|Delete|Set|Put(Lifecycle|ImageScanning|ImageTagMutability)|TagResource|UntagResource)", a)) ||
+            can(regex("^s3:(CreateBucket|DeleteBucket|PutBucket|PutEncryption|PutLifecycle|DeleteObjectVersion)", a)) ||
+            startswith(a, "kms:")
+          )
+        ]
+      ]
+    ]))
+    error_message = "Neither deploy role may create, delete or configure the repository or the model bucket: the registry is the bootstrap's."
+  }
+  assert {
+    condition = {
+      for key in ["staging", "production"] : key => [
+        for s in jsondecode(aws_iam_role_policy.github["${key}-deploy"].policy).Statement : s.Resource if s.Sid == "PromoteModel"
+      ]
+      } == {
+      staging    = []
+      production = [["arn:aws:s3:::lambda-model-models-123456789012/models/current"]]
+    }
+    error_message = "Only production's deploy role moves models/current; staging's writes no model object."
+  }
+  assert {
+    condition = !anytrue([
+      for s in jsondecode(aws_iam_role_policy.github["staging-deploy"].policy).Statement :
+      s.Effect == "Allow" && contains(s.Action, "s3:PutObject") && anytrue([for r in s.Resource : strcontains(r, "models")])
+    ])
+    error_message = "Staging's deploy role writes no object of the model bucket."
+  }
+}
+
+run "api_gateway_isolation_by_tags" {
+  assert {
+    condition = {
+      for key in ["staging", "production"] : key => {
+        for s in jsondecode(aws_iam_role_policy.github["${key}-deploy"].policy).Statement : s.Sid => s.Condition
+        if anytrue([for r in s.Resource : startswith(r, "arn:aws:apigateway:")]) && s.Effect == "Allow"
+      }
+      } == {
+      staging = {
+        ReadOwnApi   = { StringEquals = { "aws:ResourceTag/Project" = "lambda-model", "aws:ResourceTag/Environment" = "staging" } }
+        CreateOwnApi = { StringEquals = { "aws:RequestTag/Project" = "lambda-model", "aws:RequestTag/Environment" = "staging" } }
+        ManageOwnApi = { StringEquals = { "aws:ResourceTag/Project" = "lambda-model", "aws:ResourceTag/Environment" = "staging" } }
+      }
+      production = {
+        ReadOwnApi   = { StringEquals = { "aws:ResourceTag/Project" = "lambda-model", "aws:ResourceTag/Environment" = "prod" } }
+        CreateOwnApi = { StringEquals = { "aws:RequestTag/Project" = "lambda-model", "aws:RequestTag/Environment" = "prod" } }
+        ManageOwnApi = { StringEquals = { "aws:ResourceTag/Project" = "lambda-model", "aws:ResourceTag/Environment" = "prod" } }
+      }
+    }
+    error_message = "Every API Gateway Allow is conditioned on the stage's own tags: the request's on create, the resource's otherwise."
+  }
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.github["staging-deploy"].policy).Statement : s if s.Sid == "CreateOwnApi"][0].Resource == [
+      "arn:aws:apigateway:eu-central-1::/restapis", "arn:aws:apigateway:eu-central-1::/usageplans", "arn:aws:apigateway:eu-central-1::/apikeys",
+    ]
+    error_message = "Creating (POST on a collection) is the one API Gateway grant on the collections."
+  }
+  assert {
+    condition = alltrue([
+      for key in ["staging-plan", "staging-deploy"] : {
+        for s in jsondecode(aws_iam_role_policy.github[key].policy).Statement : s.Sid => [s.Effect, s.Action, s.Condition]
+        if contains(["DenyOtherStagesApis", "DenyTaggingAsOtherStages"], s.Sid)
+        } == {
+        DenyOtherStagesApis      = ["Deny", ["apigateway:*"], { StringEquals = { "aws:ResourceTag/Environment" = ["prod"] } }]
+        DenyTaggingAsOtherStages = ["Deny", ["apigateway:*"], { StringEquals = { "aws:RequestTag/Environment" = ["prod"] } }]
+      }
+    ])
+    error_message = "Staging's roles are explicitly denied every API Gateway call on a resource tagged Environment=prod, and tagging anything as prod."
+  }
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_role_policy.github["staging-deploy"].policy).Statement :
+      !contains(["DenyOtherStagesApis", "DenyTaggingAsOtherStages"], s.Sid) || length(setsubtract(
+        ["arn:aws:apigateway:eu-central-1::/restapis", "arn:aws:apigateway:eu-central-1::/restapis/*", "arn:aws:apigateway:eu-central-1::/usageplans/*", "arn:aws:apigateway:eu-central-1::/apikeys/*", "arn:aws:apigateway:eu-central-1::/tags/*"],
+        s.Resource
+      )) == 0
+    ])
+    error_message = "The Deny covers every API Gateway path the Allows name."
+  }
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.github["production-deploy"].policy).Statement : s.Condition if s.Sid == "DenyOtherStagesApis"] == [
+      { StringEquals = { "aws:ResourceTag/Environment" = ["staging"] } }
+    ]
+    error_message = "And production's roles are denied staging's API Gateway resources."
+  }
+}
+
+run "deploy_role_scope" {
+  assert {
+    condition = alltrue(flatten([
+      for key, env in { staging = "staging", production = "prod" } : [
+        for s in jsondecode(aws_iam_role_policy.github["${key}-deploy"].policy).Statement :
+        s.Effect == "Deny" || contains(["DescribeLogGroups", "ReadQueryDefinitions", "ManageQueryDefinitions", "ReadCanaryMetrics", "LoginToRegistry"], s.Sid) || alltrue([
+          for r in s.Resource : strcontains(r, "lambda-model-${env}") || startswith(r, "arn:aws:apigateway:eu-central-1::/") ||
+          startswith(r, "arn:aws:logs:eu-central-1:123456789012:log-group:API-Gateway-Execution-Logs_*/predict") ||
+          r == "arn:aws:ecr:eu-central-1:123456789012:repository/lambda-model" || startswith(r, "arn:aws:s3:::lambda-model-models-123456789012") ||
+          startswith(r, "arn:aws:s3:::lambda-model-prod-tfstate-123456789012")
+        ])
+      ]
+    ]))
+    error_message = "Every deploy statement is scoped to its stage's names, the shared registry and the state bucket (API Gateway: by tags; execution logs: by tags), except the actions without resource-level permissions."
+  }
+  assert {
+    condition = alltrue(flatten([
+      for key in ["staging-deploy", "production-deploy"] : [
+        for s in jsondecode(aws_iam_role_policy.github[key].policy).Statement :
+        contains(s.Resource, "*") == contains(["LoginToRegistry", "DescribeLogGroups", "ReadQueryDefinitions", "ManageQueryDefinitions", "ReadCanaryMetrics"], s.Sid)
+      ]
+    ]))
+    error_message = "Only ecr:GetAuthorizationToken, logs:DescribeLogGroups, the logs query-definition actions and cloudwatch:GetMetricData (no resource-level permissions) are granted on *."
+  }
+  assert {
+    condition = {
+      for key in ["staging", "production"] : key => [
+        for s in jsondecode(aws_iam_role_policy.github["${key}-deploy"].policy).Statement : s.Resource if s.Sid == "WriteState"
+      ][0]
+      } == {
+      staging    = ["arn:aws:s3:::lambda-model-prod-tfstate-123456789012/lambda-model/staging/terraform.tfstate"]
+      production = ["arn:aws:s3:::lambda-model-prod-tfstate-123456789012/lambda-model/prod/terraform.tfstate"]
+    }
+    error_message = "Each deploy role writes only its own stage's state object."
+  }
+  assert {
+    condition = alltrue(flatten([
+      for key in ["staging-deploy", "production-deploy"] : [
+        for s in jsondecode(aws_iam_role_policy.github[key].policy).Statement :
+        s.Effect == "Deny" || !anytrue([for r in s.Resource : strcontains(r, "API-Gateway-Execution-Logs_")]) ||
+        length(setintersection(keys(try(s.Condition.StringEquals, {})), ["aws:RequestTag/Environment", "aws:ResourceTag/Environment"])) == 1 ||
+        alltrue([for a in s.Action : can(regex("^logs:(List|Describe)", a))])
+      ]
+    ]))
+    error_message = "Writes to execution log groups are limited to the stage's tags: never another stack's logs."
+  }
+  assert {
+    condition = {
+      for key in ["staging", "production"] : key => [for s in jsondecode(aws_iam_role_policy.github["${key}-deploy"].policy).Statement : s if s.Sid == "WriteFunctionRoleWithinBoundary"][0].Condition
+      } == {
+      staging    = { ArnEquals = { "iam:PermissionsBoundary" = "arn:aws:iam::123456789012:policy/lambda-model-staging-function-boundary" } }
+      production = { ArnEquals = { "iam:PermissionsBoundary" = "arn:aws:iam::123456789012:policy/lambda-model-prod-function-boundary" } }
+    } && { for key, policy in aws_iam_policy.function_boundary : key => policy.name } == { staging = "lambda-model-staging-function-boundary", production = "lambda-model-prod-function-boundary" }
+    error_message = "Each stage's function role can be created and its policy written only with that stage's boundary attached."
+  }
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.github["staging-deploy"].policy).Statement : s if s.Sid == "PassFunctionRoleToLambda"][0] == {
+      Sid       = "PassFunctionRoleToLambda"
+      Effect    = "Allow"
+      Action    = ["iam:PassRole"]
+      Resource  = ["arn:aws:iam::123456789012:role/lambda-model-staging-function"]
+      Condition = { StringEquals = { "iam:PassedToService" = "lambda.amazonaws.com" } }
+    }
+    error_message = "A deploy role may pass only its stage's function role, and only to Lambda."
+  }
+  assert {
+    condition = alltrue(flatten([
+      for key in ["staging-deploy", "production-deploy"] : [
+        for a in ["lambda:UpdateFunctionCode", "lambda:PublishVersion", "lambda:UpdateAlias", "lambda:InvokeFunction", "cloudwatch:GetMetricData"] :
+        contains(flatten([for s in jsondecode(aws_iam_role_policy.github[key].policy).Statement : s.Action]), a)
+      ]
+    ]))
+    error_message = "Both deploy roles roll out (update-function-code, publish-version, update-alias, the pre-traffic invoke, the canary's metrics)."
   }
   assert {
     condition = length(setintersection(
-      flatten([for s in jsondecode(aws_iam_role_policy.github["plan"].policy).Statement : s.Action]),
-      ["cloudwatch:GetDashboard", "logs:DescribeQueryDefinitions", "cloudwatch:PutDashboard", "logs:PutQueryDefinition"]
-    )) == 2
-    error_message = "The plan role's refresh reads the dashboard and the saved queries, and writes neither."
+      flatten([for s in jsondecode(aws_iam_role_policy.github["production-deploy"].policy).Statement : s.Action if s.Effect == "Allow"]),
+      ["cloudwatch:GetMetricStatistics", "iam:UpdateAssumeRolePolicy"]
+    )) == 0
+    error_message = "No rewriting of the function role's trust."
+  }
+}
+
+run "no_escalation_covers_every_stage" {
+  assert {
+    condition = alltrue([
+      for policy in aws_iam_role_policy.github : [for s in jsondecode(policy.policy).Statement : s if s.Sid == "NoPrivilegeEscalation"][0] == {
+        Sid    = "NoPrivilegeEscalation"
+        Effect = "Deny"
+        Action = local.no_escalation_statement.Action
+        Resource = [
+          "arn:aws:iam::123456789012:role/lambda-model-prod-github-*",
+          "arn:aws:iam::123456789012:role/lambda-model-staging-github-*",
+          "arn:aws:iam::123456789012:policy/lambda-model-prod-function-boundary",
+          "arn:aws:iam::123456789012:policy/lambda-model-staging-function-boundary",
+          "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+        ]
+      }
+    ])
+    error_message = "Every pipeline role carries the explicit no-escalation Deny, over every stage's roles and boundaries."
+  }
+  assert {
+    condition     = contains(local.no_escalation_statement.Action, "iam:DeleteRolePermissionsBoundary") && contains(local.no_escalation_statement.Action, "iam:UpdateAssumeRolePolicy")
+    error_message = "The Deny covers stripping a boundary and rewriting a trust."
   }
 }
 
@@ -149,120 +454,14 @@ run "monitor_role_reads_the_served_metadata_and_metrics_only" {
   }
   assert {
     condition = [for s in jsondecode(aws_iam_role_policy.github["monitor"].policy).Statement : s.Resource if s.Sid == "ReadServedModelMetadata"][0] == [
-      "arn:aws:s3:::lambda-model-prod-models-123456789012/models/current",
-      "arn:aws:s3:::lambda-model-prod-models-123456789012/models/versions/*/metadata.json",
+      "arn:aws:s3:::lambda-model-models-123456789012/models/current",
+      "arn:aws:s3:::lambda-model-models-123456789012/models/versions/*/metadata.json",
     ]
-    error_message = "The only objects the monitor reads are the pointer and the versions' metadata.json, never a model file or data."
+    error_message = "The only objects the monitor reads are production's pointer and the versions' metadata.json, never a model file or data."
   }
   assert {
-    condition     = output.github_variables.monitoring == { AWS_MONITOR_ROLE_ARN = output.monitor_role_arn }
-    error_message = "The monitor's role ARN is a variable of the monitoring environment."
-  }
-}
-
-run "monitoring_environment_is_its_own" {
-  command = plan
-  variables {
-    monitoring_environment = "training"
-  }
-  expect_failures = [var.monitoring_environment]
-}
-
-run "deploy_role_scope" {
-  assert {
-    condition = alltrue([
-      for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement :
-      s.Effect == "Deny" || contains(["LoginToRegistry", "DescribeLogGroups", "ReadQueryDefinitions", "ManageQueryDefinitions", "ReadCanaryMetrics"], s.Sid) || alltrue([
-        for r in s.Resource : strcontains(r, "lambda-model-prod") || startswith(r, "arn:aws:apigateway:eu-central-1::/") ||
-        startswith(r, "arn:aws:logs:eu-central-1:123456789012:log-group:API-Gateway-Execution-Logs_*/predict") ||
-        (s.Sid == "EcrKmsGrants" && r == "arn:aws:kms:eu-central-1:123456789012:key/*")
-      ])
-    ])
-    error_message = "Every deploy statement is scoped to the stack's names (API Gateway: this region's API paths; execution logs: this stage's), except the actions without resource-level permissions."
-  }
-  assert {
-    condition = alltrue([
-      for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement :
-      contains(s.Resource, "*") == contains(["LoginToRegistry", "DescribeLogGroups", "ReadQueryDefinitions", "ManageQueryDefinitions", "ReadCanaryMetrics"], s.Sid)
-    ])
-    error_message = "Only ecr:GetAuthorizationToken, logs:DescribeLogGroups, the logs query-definition actions and cloudwatch:GetMetricData (no resource-level permissions) are granted on *."
-  }
-  assert {
-    condition = alltrue([
-      for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement :
-      !contains(s.Action, "logs:DescribeLogGroups") || s.Resource == ["*"]
-    ])
-    error_message = "logs:DescribeLogGroups is granted on * (a grant on named log groups fails every refresh)."
-  }
-  assert {
-    condition = alltrue([
-      for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement :
-      s.Effect == "Deny" || !anytrue([for r in s.Resource : strcontains(r, "API-Gateway-Execution-Logs_")]) ||
-      length(setintersection(keys(try(s.Condition.StringEquals, {})), ["aws:RequestTag/Project", "aws:ResourceTag/Project"])) == 1 ||
-      alltrue([for a in s.Action : can(regex("^logs:(List|Describe)", a))])
-    ])
-    error_message = "Writes to execution log groups are limited to this stack's tags: never another API's logs."
-  }
-  assert {
-    # The canary's evidence (the new version's invocations and per-version alarm data) is the one metric read.
-    condition = [for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement : s.Action if s.Sid == "ReadCanaryMetrics"] == [["cloudwatch:GetMetricData"]] && length(setintersection(
-      flatten([for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement : s.Action if s.Effect == "Allow"]),
-      ["cloudwatch:GetMetricStatistics", "iam:UpdateAssumeRolePolicy"]
-    )) == 0
-    error_message = "The only metric read is the canary's GetMetricData, and there is no rewriting of the function role's trust."
-  }
-  assert {
-    condition = [for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement : s if s.Sid == "WriteFunctionRoleWithinBoundary"][0] == {
-      Sid       = "WriteFunctionRoleWithinBoundary"
-      Effect    = "Allow"
-      Action    = ["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy"]
-      Resource  = ["arn:aws:iam::123456789012:role/lambda-model-prod-function"]
-      Condition = { ArnEquals = { "iam:PermissionsBoundary" = "arn:aws:iam::123456789012:policy/lambda-model-prod-function-boundary" } }
-    } && aws_iam_policy.function_boundary.name == "lambda-model-prod-function-boundary"
-    error_message = "The function role can be created and its policy written only with the function boundary attached."
-  }
-  assert {
-    condition = alltrue([
-      for role in aws_iam_role_policy.github : [for s in jsondecode(role.policy).Statement : s if s.Sid == "NoPrivilegeEscalation"][0].Effect == "Deny"
-      && contains([for s in jsondecode(role.policy).Statement : s if s.Sid == "NoPrivilegeEscalation"][0].Action, "iam:DeleteRolePermissionsBoundary")
-    ])
-    error_message = "Every pipeline role carries the explicit no-escalation Deny."
-  }
-  assert {
-    condition = alltrue([
-      for a in ["kms:RetireGrant", "s3:ListBucketVersions", "s3:DeleteObjectVersion"] :
-      contains(flatten([for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement : s.Action]), a)
-    ])
-    error_message = "Destroy needs kms:RetireGrant (KMS-encrypted ECR) and the version permissions (force_destroy of the versioned bucket)."
-  }
-  assert {
-    condition = [for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement : s if s.Sid == "PassFunctionRoleToLambda"][0] == {
-      Sid       = "PassFunctionRoleToLambda"
-      Effect    = "Allow"
-      Action    = ["iam:PassRole"]
-      Resource  = ["arn:aws:iam::123456789012:role/lambda-model-prod-function"]
-      Condition = { StringEquals = { "iam:PassedToService" = "lambda.amazonaws.com" } }
-    }
-    error_message = "The deploy role may pass only the function role, and only to Lambda."
-  }
-  assert {
-    condition = alltrue([
-      for a in ["lambda:UpdateFunctionCode", "lambda:PublishVersion", "lambda:UpdateAlias", "ecr:PutImage"] :
-      contains(flatten([for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement : s.Action]), a)
-    ])
-    error_message = "The deploy role can push and roll out (update-function-code, publish-version, update-alias)."
-  }
-  assert {
-    condition = [for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement : s.Resource if s.Sid == "PromoteModel"][0] == [
-      "arn:aws:s3:::lambda-model-prod-models-123456789012/models/current"
-    ]
-    error_message = "Promotion: the deploy role writes only the models/current pointer."
-  }
-  assert {
-    condition = [for s in jsondecode(aws_iam_role_policy.github["deploy"].policy).Statement : s.Resource if s.Sid == "WriteState"][0] == [
-      "arn:aws:s3:::lambda-model-prod-tfstate-123456789012/lambda-model/prod/terraform.tfstate"
-    ]
-    error_message = "The deploy role writes the stack's state object."
+    condition     = output.github_variables.monitoring == { AWS_MONITOR_ROLE_ARN = output.monitor_role_arn, STACK_ENVIRONMENT = "prod" }
+    error_message = "The monitor's role ARN and the stack it watches (production's) are variables of the monitoring environment."
   }
 }
 
@@ -273,19 +472,19 @@ run "train_role_scope" {
       } == {
       ReadTrainingDataAndModels = {
         action   = ["s3:GetObject"]
-        resource = ["arn:aws:s3:::lambda-model-prod-models-123456789012/data/*", "arn:aws:s3:::lambda-model-prod-models-123456789012/models/*"]
+        resource = ["arn:aws:s3:::lambda-model-models-123456789012/data/*", "arn:aws:s3:::lambda-model-models-123456789012/models/*"]
       }
-      ListTrainingDataAndModels = { action = ["s3:ListBucket"], resource = ["arn:aws:s3:::lambda-model-prod-models-123456789012"] }
+      ListTrainingDataAndModels = { action = ["s3:ListBucket"], resource = ["arn:aws:s3:::lambda-model-models-123456789012"] }
       WriteModelVersions = {
         action   = ["s3:PutObject"]
-        resource = ["arn:aws:s3:::lambda-model-prod-models-123456789012/models/versions/*", "arn:aws:s3:::lambda-model-prod-models-123456789012/models/reference/*"]
+        resource = ["arn:aws:s3:::lambda-model-models-123456789012/models/versions/*", "arn:aws:s3:::lambda-model-models-123456789012/models/reference/*"]
       }
       NoPrivilegeEscalation = {
         action   = local.no_escalation_statement.Action
         resource = local.no_escalation_statement.Resource
       }
     }
-    error_message = "The train role reads data/ and models/, and writes only new objects under models/versions/ and models/reference/."
+    error_message = "The train role reads data/ and models/ of the shared bucket, and writes only new objects under models/versions/ and models/reference/."
   }
   assert {
     condition     = alltrue([for s in jsondecode(aws_iam_role_policy.github["train"].policy).Statement : !contains(s.Action, "s3:ListBucket") || try(s.Condition, null) == null])
@@ -295,29 +494,147 @@ run "train_role_scope" {
 
 # The hardening itself (public access, ownership, versioning, KMS, TLS-only policy) is asserted on the
 # module in ../modules/private-bucket/tests/; here, what this root passes in, read back from the bucket.
-run "state_bucket" {
+run "state_bucket_and_keys" {
   assert {
-    condition     = module.state_bucket.name == "lambda-model-prod-tfstate-123456789012" && !module.state_bucket.force_destroy
-    error_message = "The state bucket is named per account and never force-destroyed."
+    condition     = module.state_bucket.name == "lambda-model-prod-tfstate-123456789012" && !module.state_bucket.force_destroy && module.state_bucket.noncurrent_version_days == 365
+    error_message = "The state bucket keeps the single-stage install's name (production's environment), is never force-destroyed and keeps old state a year."
   }
   assert {
-    condition     = module.state_bucket.noncurrent_version_days == 365
-    error_message = "Old state versions are kept a year by default."
+    condition = output.backend_config == {
+      staging    = { bucket = "lambda-model-prod-tfstate-123456789012", key = "lambda-model/staging/terraform.tfstate", region = "eu-central-1" }
+      production = { bucket = "lambda-model-prod-tfstate-123456789012", key = "lambda-model/prod/terraform.tfstate", region = "eu-central-1" }
+    }
+    error_message = "backend_config gives each stage's -backend-config values: one bucket, a key per stage."
+  }
+}
+
+run "github_variables" {
+  assert {
+    condition     = toset(keys(output.github_variables)) == toset(["repository", "staging", "production", "training", "monitoring"])
+    error_message = "Variables are set at repository level and per environment: both stages', training's and monitoring's."
   }
   assert {
-    condition     = output.backend_config == { bucket = "lambda-model-prod-tfstate-123456789012", key = "lambda-model/prod/terraform.tfstate", region = "eu-central-1" }
-    error_message = "backend_config gives the stack's -backend-config values."
+    condition     = toset(keys(output.github_variables.repository)) == toset(["AWS_REGION", "TF_STATE_BUCKET", "STACK_NAME_PREFIX", "MODEL_BUCKET", "ECR_REPOSITORY_URL", "STAGES"])
+    error_message = "No stage's key, environment or role at repository level: those are the stages' environments' (and STAGES')."
   }
+  assert {
+    condition = jsondecode(output.github_variables.repository.STAGES) == {
+      staging    = { plan_role_arn = aws_iam_role.github["staging-plan"].arn, state_key = "lambda-model/staging/terraform.tfstate", stack_environment = "staging" }
+      production = { plan_role_arn = aws_iam_role.github["production-plan"].arn, state_key = "lambda-model/prod/terraform.tfstate", stack_environment = "prod" }
+    }
+    error_message = "STAGES is one JSON string with each stage's plan role, state key and stack environment."
+  }
+  assert {
+    condition     = output.github_variables.staging == { AWS_DEPLOY_ROLE_ARN = aws_iam_role.github["staging-deploy"].arn, STACK_ENVIRONMENT = "staging", TF_STATE_KEY = "lambda-model/staging/terraform.tfstate" } && output.github_variables.production == { AWS_DEPLOY_ROLE_ARN = aws_iam_role.github["production-deploy"].arn, STACK_ENVIRONMENT = "prod", TF_STATE_KEY = "lambda-model/prod/terraform.tfstate" }
+    error_message = "Each stage's environment holds its deploy role, stack environment and state key."
+  }
+  assert {
+    condition     = output.github_variables.training == { AWS_TRAIN_ROLE_ARN = output.train_role_arn } && output.github_variables.repository.MODEL_BUCKET == "lambda-model-models-123456789012"
+    error_message = "The train role is the training environment's; the shared bucket is the repository's."
+  }
+  assert {
+    condition     = output.role_arns == { for key, role in aws_iam_role.github : key => role.arn } && output.deploy_role_arns.staging == aws_iam_role.github["staging-deploy"].arn && output.plan_role_arns.production == aws_iam_role.github["production-plan"].arn
+    error_message = "The role ARN outputs name every role by key and per stage."
+  }
+}
+
+# The migration's first step: production alone, under the single-stage install's names.
+run "production_only" {
+  variables {
+    stages = { production = { environment = "prod", github_environment = "production" } }
+  }
+
+  assert {
+    condition     = toset(keys(aws_iam_role.github)) == toset(["production-plan", "production-deploy", "train", "monitor"]) && toset(keys(aws_iam_policy.function_boundary)) == toset(["production"])
+    error_message = "Without staging: production's roles and boundary, train and monitor."
+  }
+  assert {
+    condition     = jsondecode(aws_ecr_repository_policy.images.policy).Statement[0].Condition.StringLike["aws:SourceArn"] == ["arn:aws:lambda:eu-central-1:123456789012:function:lambda-model-prod*"]
+    error_message = "The repository policy names production's function alone."
+  }
+  assert {
+    condition     = !strcontains(aws_iam_role_policy.github["production-deploy"].policy, "DenyOtherStagesApis")
+    error_message = "No other stage, no Deny of its tags."
+  }
+}
+
+run "monitoring_environment_is_its_own" {
+  command = plan
+  variables {
+    monitoring_environment = "staging"
+  }
+  expect_failures = [var.monitoring_environment]
+}
+
+run "training_environment_is_its_own" {
+  command = plan
+  variables {
+    training_environment = "production"
+  }
+  expect_failures = [var.training_environment]
+}
+
+run "stages_need_production" {
+  command = plan
+  variables {
+    stages = { staging = { environment = "staging", github_environment = "staging" } }
+  }
+  expect_failures = [var.stages]
+}
+
+run "stages_only_staging_and_production" {
+  command = plan
+  variables {
+    stages = {
+      production = { environment = "prod", github_environment = "production" }
+      qa         = { environment = "qa", github_environment = "qa" }
+    }
+  }
+  expect_failures = [var.stages]
+}
+
+run "stages_environments_differ" {
+  command = plan
+  variables {
+    stages = {
+      staging    = { environment = "prod", github_environment = "staging" }
+      production = { environment = "prod", github_environment = "production" }
+    }
+  }
+  expect_failures = [var.stages]
+}
+
+run "stages_github_environments_differ" {
+  command = plan
+  variables {
+    stages = {
+      staging    = { environment = "staging", github_environment = "production" }
+      production = { environment = "prod", github_environment = "production" }
+    }
+  }
+  expect_failures = [var.stages]
+}
+
+run "stages_names_are_valid" {
+  command = plan
+  variables {
+    stages = {
+      staging    = { environment = "Staging-1", github_environment = "staging" }
+      production = { environment = "prod", github_environment = "prod env" }
+    }
+  }
+  expect_failures = [var.stages]
 }
 
 run "rejects_invalid_variables" {
   command = plan
 
   variables {
-    github_repository      = "not a repository"
-    github_owner_id        = "123456"
-    production_environment = "prod env"
+    github_repository     = "not a repository"
+    github_owner_id       = "123456"
+    image_repository_name = "Not A Repository"
+    model_bucket_name     = "Not_A_Bucket"
   }
 
-  expect_failures = [var.github_repository, var.github_repository_id, var.production_environment]
+  expect_failures = [var.github_repository, var.github_repository_id, var.image_repository_name, var.model_bucket_name]
 }
