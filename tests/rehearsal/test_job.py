@@ -27,7 +27,16 @@ jobs:
   plan:
     runs-on: ubuntu-24.04
     environment: production
-    steps: [{run: "true"}]
+    env:
+      ROLE: ${{ format('role-{0}', inputs.who) }}
+    steps:
+      - name: Remember
+        run: echo "LATER=from $ROLE" >> "$GITHUB_ENV"
+      - name: Read the env context
+        id: read
+        uses: $/.github/actions/greet
+        with:
+          who: ${{ env.ROLE }} and ${{ env.LATER }}
   greet:
     runs-on: ubuntu-24.04
     env:
@@ -158,3 +167,10 @@ def test_the_environment_name_is_evaluated_under_the_inputs(workspace, job_id, i
     played = Job(str(workspace / "example.yml"), job_id, workspace, {}, {}, {}).with_inputs(inputs)
     assert played.environment == environment
     assert oidc_subject("repo:o/r", played.environment) == subject
+
+
+def test_the_env_context_holds_the_job_env_and_what_steps_wrote_to_github_env(workspace):
+    played = Job(str(workspace / "example.yml"), "plan", workspace, {"PATH": "/usr/bin:/bin"}, {}, {})
+    assert played.with_inputs({"who": "octo"}).run()
+    assert played.output("read", "said") == " role-octo and from role-octo!"  # GREETING is the other job's
+    assert "env.PATH" not in played.context  # the runner's variables are not the env context

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rehearsal.__main__ import lines, summary
 from rehearsal.stages import STAGES, Played, StageFailed, play
 
@@ -81,3 +83,12 @@ def test_a_stage_has_a_line_per_deploy_stage_its_runs_went_through():
         "| merge | | ok | 0s | merge done |\n| | staging | ok | | all at once |\n| | production | ok | | canary |"
         in text
     )
+
+
+def test_the_stages_can_stop_after_a_named_one():
+    rehearsal = ScriptedRehearsal()
+    outcomes = play(rehearsal, lambda outcome: None, until="merge")
+    assert rehearsal.called == ["bootstrap", "first_merge", "first_retrain", "merge"]
+    assert [outcome.stage for outcome in outcomes][-1] == "merge"
+    with pytest.raises(ValueError, match="no stage is named 'merges'"):
+        play(rehearsal, lambda outcome: None, until="merges")

@@ -67,13 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rehearsal", description=__doc__)
     parser.add_argument("--summary", type=Path, default=BUILD_DIR / "rehearsal.md", help="markdown summary to write")
     parser.add_argument("--workspace", type=Path, default=BUILD_DIR / "rehearsal", help="checkout copy to play in")
+    parser.add_argument(
+        "--until",
+        choices=[stage for stage, _ in stages.STAGES],
+        default="",
+        help="stop after this stage (while working on one; `make rehearse` plays them all)",
+    )
     arguments = parser.parse_args(argv)
     started = time.monotonic()
     with (
         moto_server(arguments.workspace.parent / "rehearsal-moto.log", MOTO_OVER_HTTPS) as endpoint,
         Life.running(endpoint, arguments.workspace) as life,
     ):
-        outcomes = play(life, lambda outcome: print("\n".join(lines(outcome)), flush=True))
+        outcomes = play(life, lambda outcome: print("\n".join(lines(outcome)), flush=True), arguments.until)
     seconds = time.monotonic() - started
     arguments.summary.parent.mkdir(parents=True, exist_ok=True)
     arguments.summary.write_text(summary(outcomes, seconds))

@@ -51,8 +51,8 @@ STACK_STEP = "stack"
 class GitHub:
     machine: Machine
     scopes: dict[str, dict[str, str]] = field(default_factory=dict)  # GitHub variables by scope
-    commits: int = 0
     run_number: int = 0
+    run_sha: str = ""  # the commit the current run checked out
     gateways: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     # By GitHub environment: the API its last release read, and the stand-in's URL serving it.
     apis: dict[str, tuple[gateway.Api, str]] = field(default_factory=dict)
@@ -62,11 +62,12 @@ class GitHub:
 
     @property
     def sha(self) -> str:
-        return f"{self.commits:040x}"
+        return self.machine.git("rev-parse", "HEAD")
 
-    def commit(self) -> None:
-        """A merge to main: the next runs check out a new commit."""
-        self.commits += 1
+    def commit(self, message: str) -> str:
+        """A merge to main (what the workspace holds, changed or not): the next runs check out this commit."""
+        self.machine.git("commit", "--quiet", "--all", "--allow-empty", f"--message={message}")
+        return self.sha
 
     @property
     def variables(self) -> dict[str, str]:
@@ -75,11 +76,12 @@ class GitHub:
 
     def play(self, workflow: str, inputs: Mapping[str, str] | None = None) -> WorkflowRun:
         self.run_number += 1
+        self.run_sha = self.sha
         # The github context is the run's: a called workflow's jobs see the caller's name and run id.
         context = {
             "github.run_id": str(1000 + self.run_number),
             "github.workflow": workflow_data(workflow)["name"],
-            "github.sha": self.sha,
+            "github.sha": self.run_sha,
             "github.ref": "refs/heads/main",
             "github.repository": GITHUB_REPOSITORY,
             **{f"vars.{name}": value for name, value in self.variables.items()},
@@ -91,7 +93,7 @@ class GitHub:
             inputs = {**inputs, **RELEASE_INPUTS}
         runner = self.machine.runner_env(
             {
-                "GITHUB_SHA": self.sha,
+                "GITHUB_SHA": self.run_sha,
                 "GITHUB_REF": "refs/heads/main",
                 "GITHUB_REPOSITORY": GITHUB_REPOSITORY,
                 "GITHUB_RUN_ID": str(1000 + self.run_number),
@@ -138,8 +140,12 @@ class GitHub:
         return f"{path} stays in the workspace", {"artifact-url": target.as_uri()}
 
     def check_out(self, job: Job, settings: dict[str, str]) -> str:
-        """actions/checkout: the workspace already is the checkout, if GitHub would let the job read it."""
+        """actions/checkout: the workspace already is the checkout, if GitHub would let the job read it. Each
+        job's runner starts without terraform's backend settings (the jobs of both stages share this
+        workspace, each with its own state key): the providers stay, as a plugin cache would keep them."""
         require(job.permissions, "contents", "read", job.job_id, "actions/checkout cannot read the repository")
+        for root in ("terraform", "terraform/bootstrap"):
+            (self.machine.workspace / root / ".terraform" / "terraform.tfstate").unlink(missing_ok=True)
         return "the workspace is the checkout"
 
     def assume_role(self, job: Job, settings: dict[str, str]) -> str:

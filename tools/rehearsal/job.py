@@ -75,6 +75,12 @@ class Job:
         name = environment.get("name") if isinstance(environment, dict) else environment
         return (evaluate(str(name), self.context) or None) if name else None
 
+    def set_env(self, values: Mapping[str, str]) -> None:
+        """Variables for the steps' processes and the `env` context of their expressions (`${{ env.X }}`).
+        The runner's own variables (self.env's PATH, credentials) are not in that context, as on GitHub."""
+        self.env.update(values)
+        self.context.update({f"env.{name}": value for name, value in values.items()})
+
     def with_inputs(self, inputs: Mapping[str, str | bool]) -> Job:
         """inputs.* from the workflow_call defaults, overridden by `inputs` (booleans as GitHub prints them)."""
         self.context.update(input_context(declared_inputs(workflow_data(self.workflow)), inputs))
@@ -85,9 +91,9 @@ class Job:
 
     def run(self) -> bool:
         """Every step in order; True when the job succeeded."""
-        self.env.update(
-            {name: evaluate(value, self.context) for name, value in (self.definition.get("env") or {}).items()}
-        )
+        # The env context: the workflow's env, then the job's (each evaluated in turn), then GITHUB_ENV's.
+        for declared in (workflow_data(self.workflow).get("env"), self.definition.get("env")):
+            self.set_env({name: evaluate(value, self.context) for name, value in (declared or {}).items()})
         self.status = self.run_steps(self.definition["steps"], self.context, prefix="")
         return not self.status.failed
 
@@ -106,7 +112,9 @@ class Job:
                 run = run_step(step, self.workspace, context, self.env, inherit_env=False)
                 outcome, outputs = ("success" if run.returncode == 0 else "failure"), run.outputs
                 self.records.append(StepRecord(name, outcome, run=run))
-                self.env.update(parse_outputs((self.workspace / ".github-github_env").read_text()))
+                written = parse_outputs((self.workspace / ".github-github_env").read_text())
+                self.set_env(written)
+                context.update({f"env.{name}": value for name, value in written.items()})
             notes = self.step_notes() if self.step_notes is not None else []
             if notes:
                 record = self.records[-1]

@@ -77,10 +77,30 @@ class Machine:
             )
             (workspace / "terraform" / "bootstrap" / "moto_override.tf").write_text(provider_override(endpoint))
             (workspace / "terraformrc").write_text(cli_config(find_mirror(), plugin_cache_dir()))
+            machine = cls(endpoint, moto_endpoint, workspace, service, audit, metrics)
+            # A history of its own: production's release compares its live image's commit with the run's
+            # (git merge-base --is-ancestor), so each rehearsed merge is a commit of this repository.
+            machine.git("init", "--quiet", "--initial-branch=main")
+            machine.git("add", "--all")
+            machine.git("commit", "--quiet", "--message=The checkout the rehearsal starts from")
             try:
-                yield cls(endpoint, moto_endpoint, workspace, service, audit, metrics)
+                yield machine
             finally:
                 service.stop()
+
+    def git(self, *arguments: str) -> str:
+        """git in the workspace, with an identity of its own (none of the caller's configuration)."""
+        result = subprocess.run(
+            ["git", "-c", "user.name=rehearsal", "-c", "user.email=rehearsal@example.com", *arguments],
+            cwd=self.workspace,
+            env={**self.runner_env({}), "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise StageFailed(f"git {' '.join(arguments)} exited {result.returncode}: {result.stderr.strip()}")
+        return result.stdout.strip()
 
     def runner_env(self, github: Mapping[str, str]) -> dict[str, str]:
         """A fresh runner's environment: nothing of the caller's but PATH and the like, AWS calls sent to moto

@@ -263,7 +263,7 @@ class Life:
 
     def first_merge(self) -> Played:
         """deploy.yml on the first merge: no model yet, so staging builds nothing and production ships nothing."""
-        self.github.commit()
+        self.github.commit("The first merge")
         run = self.github.play("deploy.yml")
         log = self.expect_success(run)
         staging = release_job(run, STAGING.github_environment)
@@ -320,7 +320,7 @@ class Life:
         """deploy.yml on a later merge: staging builds the promoted model into a new image, switches all at
         once, runs the live tests, the synthetic traffic and the alarm-wiring check, tags the digest staged;
         production ships that digest under a canary that must see the invocations it requires."""
-        self.github.commit()
+        self.github.commit("A merge")
         run = self.github.play("deploy.yml")
         log = self.expect_success(run)
         staging, staging_rollout = self.released(run, STAGING, "2", log)
@@ -349,15 +349,16 @@ class Life:
         """deploy.yml with a merge that breaks the stage root: staging's pre-traffic check, which calls every
         route of the route table, rejects version 3 before its alias moves; production is never reached: its
         alias, versions, API and Terraform state object are as they were and its role made no call."""
-        self.github.commit()
         source = self.machine.workspace / HANDLER_SOURCE
         released = source.read_text()
         production_watch = self.watch(PRODUCTION)
         source.write_text(released + BROKEN_ROOT_ROUTE)
         try:
+            self.github.commit("A merge that breaks POST /")
             run = self.github.play("deploy.yml")
         finally:
             source.write_text(released)
+            self.github.commit("Revert the merge that broke POST /")
         log = run.log()
         production_unchanged = production_watch.verify(log)
         staging = release_job(run, STAGING.github_environment)
@@ -522,11 +523,15 @@ STAGES: tuple[tuple[str, str], ...] = (
 )
 
 
-def play(life: Life, report: Callable[[Outcome], None]) -> list[Outcome]:
-    """Every stage in order until the first one that does not end as documented."""
+def play(life: Life, report: Callable[[Outcome], None], until: str = "") -> list[Outcome]:
+    """Every stage in order (up to and including `until`'s, when given) until the first one that does not end
+    as documented."""
+    names = [stage for stage, _ in STAGES]
+    if until and until not in names:
+        raise ValueError(f"no stage is named {until!r}: the stages are {', '.join(names)}")
     outcomes: list[Outcome] = []
     failed = False
-    for stage, method in STAGES:
+    for stage, method in STAGES[: names.index(until) + 1 if until else len(STAGES)]:
         started = time.monotonic()
         if failed:
             outcome = Outcome(stage, "not rehearsed", "an earlier stage failed")
