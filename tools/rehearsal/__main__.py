@@ -51,8 +51,9 @@ def summary(outcomes: list[Outcome], seconds: float) -> str:
             "for bucket policies; published versions keep their code; an unchanged image publishes no version;",
             "a function's image must exist in ECR; a function reads back as written; plus CloudWatch Logs query",
             "definitions, which moto lacks. The release's canary waits",
-            f"{float(RELEASE_INPUTS['canary-minutes']) * 60:g} seconds instead of 10 minutes. No Docker image is built "
-            "or pushed, and nothing reaches AWS or GitHub.",
+            f"{float(RELEASE_INPUTS['canary-minutes']) * 60:g} seconds instead of 10 minutes, staging's alarm-wiring "
+            f"check {float(RELEASE_INPUTS['alarm-check-minutes']) * 60:g} seconds instead of 2. No Docker image is "
+            "built or pushed, and nothing reaches AWS or GitHub.",
             "",
             "| stage | deploy stage | outcome | time | detail |",
             "|---|---|---|---|---|",

@@ -34,9 +34,12 @@ GITHUB_REPOSITORY_ID = "2002"
 REPOSITORY_SUBJECT = f"repo:octo-org@{GITHUB_OWNER_ID}/lambda-model@{GITHUB_REPOSITORY_ID}"
 # The release's canary is 10 minutes by default; the rehearsal's lasts 6 seconds (one alarm check either side).
 # To see the new version in so short a window it gets half the traffic, and the synthetic traffic is faster:
-# ~10 requests a second through the API Gateway stand-in give it ~30 invocations, 5 required.
+# ~10 requests a second through the API Gateway stand-in give it ~30 invocations, 5 required. Staging's
+# alarm-wiring check sends the same traffic for 6 seconds instead of 2 minutes (the stand-ins answer
+# GetMetricData at once, so it never waits for CloudWatch to settle).
 RELEASE_INPUTS = {
     "canary-minutes": "0.1",
+    "alarm-check-minutes": "0.1",
     "canary-share": "0.5",
     "canary-requests-per-second": "10",
     "min-canary-invocations": "5",
@@ -193,7 +196,9 @@ class GitHub:
         folder = workspace / "images" / tag.rsplit(":", 1)[1]
         if folder.exists():
             shutil.rmtree(folder)
-        task_root = image.assemble(settings["target"], folder, context / "model", context)
+        installs = workspace / "images" / ".installs"
+        installs.mkdir(parents=True, exist_ok=True)
+        task_root = image.assemble(settings["target"], folder, context / "model", context, installs)
         if settings.get("push") != "true":
             return f"stage {settings['target']} assembled in {folder} (not pushed)"
         repository_url, _, image_tag = tag.rpartition(":")
