@@ -39,8 +39,8 @@ def installs_run(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     def fake_install(words: list[str], staged: dict[str, Path]) -> list[str]:
         ran.append(words)
         target = words[words.index("--target") + 1]
-        code = f"import pathlib; p = pathlib.Path({target!r}); p.mkdir(parents=True, exist_ok=True); (p / 'dep.py').write_text('x = 1')"
-        return [sys.executable, "-c", code]
+        code = "import pathlib, sys; p = pathlib.Path(sys.argv[1]); p.mkdir(exist_ok=True); (p / 'dep.py').write_text('x = 1')"
+        return [sys.executable, "-c", code, target]
 
     monkeypatch.setattr(image, "_stand_in_command", fake_install)
     return ran
