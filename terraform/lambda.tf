@@ -9,7 +9,7 @@ resource "aws_lambda_function" "this" {
   role          = aws_iam_role.function.arn
   package_type  = "Image"
   architectures = [var.architecture]
-  image_uri     = coalesce(var.image_uri, "${aws_ecr_repository.this.repository_url}:unset")
+  image_uri     = coalesce(var.image_uri, "${var.image_repository_url}:unset")
   memory_size   = var.memory_size
   timeout       = var.timeout
   # Version 1 is published on create so the alias has something to point at; later versions are published
@@ -40,7 +40,8 @@ resource "aws_lambda_function" "this" {
     ignore_changes = [image_uri]
   }
 
-  depends_on = [aws_iam_role_policy.function, aws_ecr_repository_policy.this]
+  # The repository policy that lets Lambda pull for this function is the bootstrap's (registry.tf).
+  depends_on = [aws_iam_role_policy.function]
 }
 
 # A warning in every plan without image_uri: harmless for an existing stack, while on the first deploy it
@@ -48,7 +49,7 @@ resource "aws_lambda_function" "this" {
 check "image_uri_for_first_deploy" {
   assert {
     condition     = var.image_uri != null
-    error_message = "image_uri is not set. That is fine when planning an existing stack (the deployed image is kept), but the first apply needs -var image_uri=<an image already pushed to ${aws_ecr_repository.this.repository_url}>; see docs/infrastructure.md."
+    error_message = "image_uri is not set. That is fine when planning an existing stack (the deployed image is kept), but the first apply needs -var image_uri=<an image already pushed to ${var.image_repository_url}>; see docs/infrastructure.md."
   }
 }
 

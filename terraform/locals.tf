@@ -5,10 +5,9 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
 
-  # The bootstrap's deploy and train roles are scoped to these same names; keep the two in step.
-  model_bucket_name = "${local.name}-models-${local.account_id}"
-  model_prefix      = "models"
-  model_bucket_arn  = "arn:${local.partition}:s3:::${local.model_bucket_name}"
+  # The bootstrap's shared registry; its roles are scoped to these same names, keep the two in step.
+  model_prefix     = "models"
+  model_bucket_arn = "arn:${local.partition}:s3:::${var.model_bucket}"
 
   function_name = local.name
   # The handler's EMF namespace (METRICS_NAMESPACE): one per stack, so two stacks in an account never mix

@@ -38,24 +38,14 @@ output "function_role_arn" {
   value       = aws_iam_role.function.arn
 }
 
-output "ecr_repository_url" {
-  description = "Repository URL to push images to, as <url>:<git-sha>."
-  value       = aws_ecr_repository.this.repository_url
-}
-
-output "ecr_repository_name" {
-  description = "Name of the image repository."
-  value       = aws_ecr_repository.this.name
-}
-
 output "model_bucket" {
-  description = "Name of the model bucket (the model registry)."
-  value       = module.model_bucket.name
+  description = "Name of the model bucket (the bootstrap's shared model registry)."
+  value       = var.model_bucket
 }
 
 output "model_store" {
-  description = "The model registry as the CLI names it (s3://<bucket>/<prefix>). It depends on the bucket, so the first deploy's targeted apply (-target=module.model_bucket) writes it; an output of locals only would be skipped."
-  value       = "s3://${module.model_bucket.name}/${local.model_prefix}"
+  description = "The model registry as the CLI names it (s3://<bucket>/<prefix>)."
+  value       = "s3://${var.model_bucket}/${local.model_prefix}"
 }
 
 output "model_prefix" {

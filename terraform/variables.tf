@@ -48,6 +48,32 @@ variable "image_uri" {
     ))
     error_message = "image_uri must be an ECR image reference: <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> or @sha256:<digest>."
   }
+
+  # The repository policy lets Lambda pull for this stack's function from the shared repository only.
+  validation {
+    condition     = var.image_uri == null || anytrue([for separator in [":", "@"] : startswith(coalesce(var.image_uri, "-"), "${var.image_repository_url}${separator}")])
+    error_message = "image_uri must be an image of image_repository_url (the shared repository), as <image_repository_url>:<tag> or @sha256:<digest>."
+  }
+}
+
+variable "image_repository_url" {
+  description = "The shared image repository the bootstrap owns (its image_repository_url output; the workflows' ECR_REPOSITORY_URL): staging pushes the release image there, both stages' functions run images from it."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", var.image_repository_url))
+    error_message = "image_repository_url must be an ECR repository URL without tag or digest: <account>.dkr.ecr.<region>.amazonaws.com/<repository>."
+  }
+}
+
+variable "model_bucket" {
+  description = "The shared model bucket the bootstrap owns (its model_bucket output; the workflows' MODEL_BUCKET): the model registry the function may read."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.model_bucket)) && !strcontains(var.model_bucket, "..")
+    error_message = "model_bucket must be an S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens."
+  }
 }
 
 variable "architecture" {
@@ -286,34 +312,6 @@ variable "alarm_actions" {
     condition     = alltrue([for arn in var.alarm_actions : can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+$", arn))])
     error_message = "alarm_actions must contain SNS topic ARNs."
   }
-}
-
-variable "model_noncurrent_version_days" {
-  description = "Days an overwritten or deleted object version (e.g. an old models/current pointer) is kept in the model bucket."
-  type        = number
-  default     = 90
-
-  validation {
-    condition     = var.model_noncurrent_version_days >= 1
-    error_message = "model_noncurrent_version_days must be at least 1."
-  }
-}
-
-variable "ecr_untagged_image_days" {
-  description = "Days after which untagged images (never referenced by a release) are expired from the repository."
-  type        = number
-  default     = 14
-
-  validation {
-    condition     = var.ecr_untagged_image_days >= 1
-    error_message = "ecr_untagged_image_days must be at least 1."
-  }
-}
-
-variable "force_destroy" {
-  description = "Let `terraform destroy` delete a non-empty model bucket and image repository. Keep false in production."
-  type        = bool
-  default     = false
 }
 
 variable "tags" {

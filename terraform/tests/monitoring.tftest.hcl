@@ -7,7 +7,9 @@ mock_provider "aws" {
 }
 
 variables {
-  image_uri = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/lambda-model-prod:0123abc"
+  image_repository_url = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/lambda-model"
+  model_bucket         = "lambda-model-models-123456789012"
+  image_uri            = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/lambda-model:0123abc"
 
   # The AWS metrics the stack may use, by namespace (the API Gateway, Lambda and CloudWatch Logs metric
   # references); anything outside AWS/ must be the handler's.

@@ -6,7 +6,9 @@ mock_provider "aws" {
 }
 
 variables {
-  image_uri = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/lambda-model-prod:0123abc"
+  image_repository_url = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/lambda-model"
+  model_bucket         = "lambda-model-models-123456789012"
+  image_uri            = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/lambda-model:0123abc"
 }
 
 run "function_and_alias" {
@@ -53,7 +55,7 @@ run "function_and_alias" {
 # in the configuration must not move the function's image or the alias.
 run "apply_does_not_revert_a_rollout" {
   variables {
-    image_uri = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/lambda-model-prod:fedcba9"
+    image_uri = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/lambda-model:fedcba9"
   }
   override_resource {
     target = aws_lambda_function.this
@@ -61,7 +63,7 @@ run "apply_does_not_revert_a_rollout" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.image_uri == "123456789012.dkr.ecr.eu-central-1.amazonaws.com/lambda-model-prod:0123abc"
+    condition     = aws_lambda_function.this.image_uri == "123456789012.dkr.ecr.eu-central-1.amazonaws.com/lambda-model:0123abc"
     error_message = "image_uri is in ignore_changes: Terraform must keep the image the workflow rolled."
   }
   assert {
@@ -79,8 +81,8 @@ run "function_role_least_privilege" {
     condition = {
       for s in jsondecode(aws_iam_role_policy.function.policy).Statement : s.Sid => { action = s.Action, resource = s.Resource }
       } == {
-      ReadModels   = { action = ["s3:GetObject"], resource = ["arn:aws:s3:::lambda-model-prod-models-123456789012/models/*"] }
-      ListModels   = { action = ["s3:ListBucket"], resource = ["arn:aws:s3:::lambda-model-prod-models-123456789012"] }
+      ReadModels   = { action = ["s3:GetObject"], resource = ["arn:aws:s3:::lambda-model-models-123456789012/models/*"] }
+      ListModels   = { action = ["s3:ListBucket"], resource = ["arn:aws:s3:::lambda-model-models-123456789012"] }
       WriteOwnLogs = { action = ["logs:CreateLogStream", "logs:PutLogEvents"], resource = ["arn:aws:logs:eu-central-1:123456789012:log-group:/aws/lambda/lambda-model-prod:*"] }
       WriteTraces  = { action = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resource = ["*"] }
     }
@@ -92,35 +94,55 @@ run "function_role_least_privilege" {
   }
 }
 
-# The hardening itself (public access, ownership, versioning, KMS, TLS-only policy) is asserted on the
-# module in modules/private-bucket/tests/; here, what this root passes in, read back from the bucket.
-run "model_bucket" {
+# The registry is the bootstrap's: the stack only names it, and owns neither the repository nor the bucket.
+run "shared_registry" {
   assert {
-    condition     = module.model_bucket.name == "lambda-model-prod-models-123456789012" && !module.model_bucket.force_destroy
-    error_message = "The bucket name is unique per account and the bucket is not force-destroyed by default."
+    condition     = output.model_bucket == "lambda-model-models-123456789012" && output.model_store == "s3://lambda-model-models-123456789012/models"
+    error_message = "The model outputs name the shared bucket the stack was given."
   }
   assert {
-    condition     = module.model_bucket.noncurrent_version_days == 90
-    error_message = "Overwritten model versions and pointers are kept 90 days by default."
-  }
-  assert {
-    condition     = output.model_bucket == module.model_bucket.name
-    error_message = "The model_bucket output names the module's bucket."
+    condition     = [for s in jsondecode(aws_iam_role_policy.function.policy).Statement : s.Resource if s.Sid == "ListModels"][0] == ["arn:aws:s3:::lambda-model-models-123456789012"]
+    error_message = "The function reads the shared bucket."
   }
 }
 
-run "image_repository" {
+# A stack with no image yet: the placeholder is in the shared repository (the function's create would fail
+# with a clear error, and the check block warns).
+run "no_image_yet" {
+  command = plan
+  # A stack of its own: the earlier runs' function already has an image.
+  state_key = "no_image_yet"
+  variables {
+    image_uri = null
+  }
+
   assert {
-    condition     = aws_ecr_repository.this.image_tag_mutability == "IMMUTABLE" && aws_ecr_repository.this.image_scanning_configuration[0].scan_on_push
-    error_message = "Tags are immutable and images are scanned on push."
+    condition     = aws_lambda_function.this.image_uri == "123456789012.dkr.ecr.eu-central-1.amazonaws.com/lambda-model:unset"
+    error_message = "Without image_uri the function names the shared repository's placeholder tag."
+  }
+  expect_failures = [check.image_uri_for_first_deploy]
+}
+
+run "image_from_another_repository" {
+  command = plan
+  variables {
+    image_uri = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/lambda-model-prod:0123abc"
+  }
+  expect_failures = [var.image_uri]
+}
+
+run "staging_stack" {
+  variables {
+    environment = "staging"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.function_name == "lambda-model-staging" && aws_iam_role.function.permissions_boundary == "arn:aws:iam::123456789012:policy/lambda-model-staging-function-boundary"
+    error_message = "The staging stack's names and boundary are its own (the bootstrap's per-stage boundary)."
   }
   assert {
-    condition     = alltrue([for rule in jsondecode(aws_ecr_lifecycle_policy.this.policy).rules : rule.selection.tagStatus == "untagged"])
-    error_message = "The lifecycle policy may only expire untagged images, never a release a function version uses."
-  }
-  assert {
-    condition     = jsondecode(aws_ecr_repository_policy.this.policy).Statement[0].Condition.StringLike["aws:SourceArn"] == "arn:aws:lambda:eu-central-1:123456789012:function:lambda-model-prod*"
-    error_message = "Only this function may pull from the repository."
+    condition     = aws_lambda_function.this.image_uri == var.image_uri && output.model_bucket == "lambda-model-models-123456789012"
+    error_message = "Both stacks run images of the one repository and read the one bucket."
   }
 }
 
@@ -241,7 +263,7 @@ run "api_key_enabled" {
   variables {
     enable_api_key    = true
     api_quota_per_day = 10000
-    model_uri         = "s3://lambda-model-prod-models-123456789012/models"
+    model_uri         = "s3://lambda-model-models-123456789012/models"
   }
 
   assert {
@@ -262,7 +284,7 @@ run "api_key_enabled" {
   }
   assert {
     condition = aws_lambda_function.this.environment[0].variables == tomap({
-      MODEL_URI = "s3://lambda-model-prod-models-123456789012/models", METRICS_NAMESPACE = "lambda-model-prod"
+      MODEL_URI = "s3://lambda-model-models-123456789012/models", METRICS_NAMESPACE = "lambda-model-prod"
     })
     error_message = "model_uri overrides MODEL_URI, next to the metrics namespace."
   }
@@ -288,4 +310,15 @@ run "rejects_invalid_variables" {
     var.name_prefix, var.environment, var.image_uri, var.memory_size, var.timeout, var.log_retention_days,
     var.throttle_burst_limit, var.alarm_actions, var.architecture, var.log_level,
   ]
+}
+
+run "rejects_an_invalid_registry" {
+  command = plan
+
+  variables {
+    image_repository_url = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/lambda-model:latest"
+    model_bucket         = "Models_Bucket"
+  }
+
+  expect_failures = [var.image_repository_url, var.model_bucket]
 }

@@ -1,10 +1,10 @@
-"""The release's Terraform-reading steps, run from the YAML with the real terraform CLI on small roots that
-need no provider (terraform_data and outputs only): what an empty state, a targeted apply and a null output
-really look like to them."""
+"""The release's shell steps, run from the YAML: the stage refusal and production's input check on their
+own; the model choice and the pointer guard against a real local store; the steps that read Terraform with
+the real terraform CLI on small roots that need no provider (terraform_data and outputs only), which show
+what an empty state and a null output really look like to them."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,20 +14,24 @@ import pytest
 from rehearsal.steps import find_step, run_step
 from tests.support.servers import REPO_ROOT
 
-FIRST_DEPLOY = "Create the image repository and model bucket (first deploy only)"
-READ_STORE = "Read the registry and the model store"
+REFUSE_STAGE = "Refuse an unknown stage"
+CHECK_INPUTS = "Check production's inputs"
+CHOOSE_MODEL = "Choose the model to ship"
+POINTER_GUARD = "Check that models/current has not moved since the model was chosen"
+NEWER_CODE = "Check production's live image holds no newer code"
+THE_IMAGE = "The image this release ships"
 READ_API_KEY = "Read the API key for the live tests (only when the stack requires one)"
 TERRAFORM = shutil.which("terraform")
-# A stand-in for the stack with only the output the first-deploy check looks for.
-REPOSITORY_ONLY = (
-    'resource "terraform_data" "repository" {}\noutput "ecr_repository_url" { value = terraform_data.repository.id }\n'
-)
+DIGEST = "123.dkr.ecr.eu-central-1.amazonaws.com/lambda-model@sha256:" + "ab" * 32
+needs_terraform = pytest.mark.skipif(TERRAFORM is None, reason="terraform is not on PATH")
 
-pytestmark = pytest.mark.skipif(TERRAFORM is None, reason="terraform is not on PATH")
+
+def release_step(name: str) -> dict:
+    return find_step("_release.yml", "release", name)
 
 
 def fake_tool(bin_dir: Path, name: str, script: str) -> None:
-    bin_dir.mkdir(exist_ok=True)
+    bin_dir.mkdir(parents=True, exist_ok=True)
     path = bin_dir / name
     path.write_text(f"#!/usr/bin/env bash\n{script}\n")
     path.chmod(0o755)
@@ -56,105 +60,165 @@ def workspace(tmp_path: Path, config: str, apply: bool) -> tuple[Path, dict[str,
     return tmp_path, {**env, "PATH": f"{bin_dir}:{Path(TERRAFORM).parent}:/usr/bin:/bin"}
 
 
-def applies(tmp_path: Path) -> list[str]:
-    log = tmp_path / "apply.log"
-    return log.read_text().splitlines() if log.exists() else []
-
-
-def test_an_empty_state_gets_the_targeted_apply(tmp_path: Path) -> None:
-    """`terraform output -raw` prints a warning and exits 0 on an empty state; that is not "the stack exists"."""
-    config = REPOSITORY_ONLY
-    cwd, env = workspace(tmp_path, config, apply=False)
-    run = run_step(find_step("_release.yml", "release", FIRST_DEPLOY), cwd, env=env)
+@pytest.mark.parametrize("stage", ["staging", "production"])
+def test_the_two_stages_are_accepted(tmp_path: Path, stage: str) -> None:
+    run = run_step(release_step(REFUSE_STAGE), tmp_path, env={"STAGE": stage})
     assert run.returncode == 0, run.stderr
-    assert len(applies(tmp_path)) == 1
-    assert "-target=aws_ecr_repository.this -target=module.model_bucket" in applies(tmp_path)[0]
 
 
-def test_an_existing_stack_is_not_applied_with_targets(tmp_path: Path) -> None:
-    config = REPOSITORY_ONLY
-    cwd, env = workspace(tmp_path, config, apply=True)
-    run = run_step(find_step("_release.yml", "release", FIRST_DEPLOY), cwd, env=env)
+@pytest.mark.parametrize("stage", ["prod", "Production", "staging;id", ""])
+def test_any_other_stage_is_refused(tmp_path: Path, stage: str) -> None:
+    run = run_step(release_step(REFUSE_STAGE), tmp_path, env={"STAGE": stage})
+    assert run.returncode == 1
+    assert f"::error title=Unknown stage::stage '{stage}' is neither staging nor production" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        pytest.param({"inputs.image-uri": DIGEST.split("@")[0] + ":abc-v1"}, "by digest", id="a tag, not a digest"),
+        pytest.param({"inputs.image-uri": ""}, "by digest", id="no image (staging's outputs not passed)"),
+        pytest.param({"inputs.model-version": ""}, "MODEL_VERSION is empty", id="no model version"),
+        pytest.param({"inputs.model-pointer-tag": ""}, "MODEL_POINTER_TAG is empty", id="no pointer tag"),
+    ],
+)
+def test_production_refuses_to_start_without_staging_s_outputs(tmp_path: Path, inputs: dict, message: str) -> None:
+    context = {"inputs.image-uri": DIGEST, "inputs.model-version": "v1", "inputs.model-pointer-tag": "t", **inputs}
+    run = run_step(release_step(CHECK_INPUTS), tmp_path, context)
+    assert run.returncode == 1
+    assert message in run.stdout
+    complete = {"inputs.image-uri": DIGEST, "inputs.model-version": "v1", "inputs.model-pointer-tag": "t"}
+    assert run_step(release_step(CHECK_INPUTS), tmp_path, complete).returncode == 0
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A folder the steps run in, with the project's virtualenv at .venv, as `make setup` leaves a checkout."""
+    folder = tmp_path / "checkout"
+    folder.mkdir()
+    (folder / ".venv").symlink_to(REPO_ROOT / ".venv")
+    return folder
+
+
+@pytest.fixture
+def store(model_store: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "store"
+    shutil.copytree(model_store, copy)
+    return copy
+
+
+def current_version(store: Path) -> str:
+    from lambda_model.registry.local_store import LocalStore
+
+    return LocalStore(store).current_version()
+
+
+def test_staging_builds_the_version_current_names_and_records_the_pointer(store: Path, checkout: Path) -> None:
+    run = run_step(release_step(CHOOSE_MODEL), checkout, env={"STORE": str(store)})
     assert run.returncode == 0, run.stderr
-    assert "The stack exists." in run.stdout
-    assert applies(tmp_path) == []
+    from lambda_model.registry.local_store import LocalStore
 
-
-def test_a_targeted_apply_skips_outputs_of_locals_only(tmp_path: Path) -> None:
-    """Why the store is read from an output that depends on the bucket (see the next test)."""
-    config = (
-        'locals { prefix = "models" }\nresource "terraform_data" "bucket" { input = "b" }\n'
-        'resource "terraform_data" "other" {}\n'
-        'output "prefix" { value = local.prefix }\n'
-        'output "store" { value = "s3://${terraform_data.bucket.output}/${local.prefix}" }\n'
-    )
-    root = tmp_path / "root"
-    root.mkdir()
-    (root / "main.tf").write_text(config)
-    env = {"CHECKPOINT_DISABLE": "1", "TF_CLI_CONFIG_FILE": "/dev/null", "PATH": "/usr/bin:/bin"}
-    for command in (["init"], ["apply", "-auto-approve", "-target=terraform_data.bucket"]):
-        subprocess.run([TERRAFORM, *command, "-no-color"], cwd=root, env=env, check=True, capture_output=True)
-    written = subprocess.run(
-        [TERRAFORM, "output", "-json"], cwd=root, env=env, check=True, capture_output=True, text=True
-    )
-    assert '"store"' in written.stdout
-    assert '"prefix"' not in written.stdout
-
-
-def output_references(name: str) -> str:
-    text = (REPO_ROOT / "terraform" / "outputs.tf").read_text()
-    match = re.search(rf'^output "{name}" \{{(.*?)^\}}', text, flags=re.MULTILINE | re.DOTALL)
-    assert match, f"terraform/outputs.tf has no output {name}"
-    return re.search(r"^\s*value\s*=(.*)", match.group(1), flags=re.MULTILINE | re.DOTALL).group(1)
-
-
-def test_what_the_release_reads_after_the_targeted_apply_depends_on_a_target() -> None:
-    script = find_step("_release.yml", "release", READ_STORE)["run"]
-    read = set(re.findall(r"\.(\w+)\.value", script)) | set(re.findall(r"output -raw \"?(\w+)", script))
-    assert read == {"ecr_repository_url", "model_store"}
-    targets = set(re.findall(r"-target=([\w.]+)", find_step("_release.yml", "release", FIRST_DEPLOY)["run"]))
-    for name in read:
-        assert any(target in output_references(name) for target in targets), f"{name} depends on no -target"
-
-
-def test_the_store_is_read_from_one_json_document(tmp_path: Path) -> None:
-    config = (
-        'output "ecr_repository_url" { value = "123.dkr.ecr.eu-central-1.amazonaws.com/lambda-model-prod" }\n'
-        'output "model_store" { value = "s3://lambda-model-prod-models-123/models" }\n'
-    )
-    cwd, env = workspace(tmp_path, config, apply=True)
-    run = run_step(find_step("_release.yml", "release", READ_STORE), cwd, env=env)
-    assert run.returncode == 0, run.stderr
     assert run.outputs == {
-        "repository": "123.dkr.ecr.eu-central-1.amazonaws.com/lambda-model-prod",
-        "store": "s3://lambda-model-prod-models-123/models",
+        "uri": f"{store}/versions/{current_version(store)}",
+        "pointer-tag": LocalStore(store).pointer_tag(),
     }
 
 
-def test_a_missing_output_fails_the_step_instead_of_writing_an_empty_store(tmp_path: Path) -> None:
-    """What the targeted apply left out of the state must stop the release here, not reach $GITHUB_OUTPUT."""
-    config = 'output "ecr_repository_url" { value = "123.dkr.ecr.eu-central-1.amazonaws.com/lambda-model-prod" }\n'
-    cwd, env = workspace(tmp_path, config, apply=True)
-    run = run_step(find_step("_release.yml", "release", READ_STORE), cwd, env=env)
+def test_a_retrain_s_candidate_is_built_as_given(store: Path, checkout: Path) -> None:
+    candidate = f"{store}/versions/candidate"
+    run = run_step(release_step(CHOOSE_MODEL), checkout, {"inputs.model-uri": candidate}, env={"STORE": str(store)})
+    assert run.returncode == 0, run.stderr
+    assert run.outputs["uri"] == candidate
+
+
+def test_an_empty_store_ships_nothing(tmp_path: Path, checkout: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    run = run_step(release_step(CHOOSE_MODEL), checkout, env={"STORE": str(tmp_path / "empty")})
+    assert run.returncode == 0, run.stderr
+    assert run.outputs == {"pointer-tag": "none", "uri": ""}
+    assert "::warning title=No model yet::" in run.stdout
+
+
+def test_an_unreadable_store_fails_instead_of_shipping_nothing(tmp_path: Path, checkout: Path) -> None:
+    run = run_step(release_step(CHOOSE_MODEL), checkout, env={"STORE": str(tmp_path / "missing")})
     assert run.returncode != 0
-    assert "store" not in run.outputs
+    assert "uri" not in run.outputs
 
 
+def test_production_goes_on_while_current_is_as_staging_saw_it(store: Path, checkout: Path) -> None:
+    chosen = run_step(release_step(CHOOSE_MODEL), checkout, env={"STORE": str(store)})
+    context = {"inputs.model-pointer-tag": chosen.outputs["pointer-tag"]}
+    run = run_step(release_step(POINTER_GUARD), checkout, context, env={"STORE": str(store)})
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_production_refuses_when_a_promotion_came_in_between(store: Path, checkout: Path) -> None:
+    """A retrain promoted a newer model after staging built its image: shipping it would undo that."""
+    from lambda_model.registry.local_store import LocalStore
+
+    chosen = run_step(release_step(CHOOSE_MODEL), checkout, env={"STORE": str(store)})
+    LocalStore(store).promote(current_version(store))  # a newer promotion (the same version moves the tag too)
+    context = {"inputs.model-pointer-tag": chosen.outputs["pointer-tag"]}
+    run = run_step(release_step(POINTER_GUARD), checkout, context, env={"STORE": str(store)})
+    assert run.returncode == 1
+    assert "::error title=The model moved::" in run.stdout
+    assert "Re-run deploy" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("stage", "expected"),
+    [("staging", {"uri": "built@sha256:1", "model-version": "v-built"}),
+     ("production", {"uri": "staged@sha256:2", "model-version": "v-staged"})],
+)  # fmt: skip
+def test_each_stage_ships_its_own_image(tmp_path: Path, stage: str, expected: dict) -> None:
+    """Staging ships what it built; production what staging passed it, never a build of its own."""
+    context = {
+        "steps.build.outputs.image-uri": "built@sha256:1", "steps.build.outputs.model-version": "v-built",
+        "inputs.image-uri": "staged@sha256:2", "inputs.model-version": "v-staged",
+    }  # fmt: skip
+    run = run_step(release_step(THE_IMAGE), tmp_path, context, env={"STAGE": stage})
+    assert run.returncode == 0, run.stderr
+    assert run.outputs == expected
+
+
+@needs_terraform
+def test_an_empty_production_state_has_no_live_code_to_compare(tmp_path: Path) -> None:
+    cwd, env = workspace(tmp_path, 'resource "terraform_data" "nothing" {}\n', apply=False)
+    run = run_step(release_step(NEWER_CODE), cwd, env=env)
+    assert run.returncode == 0, run.stderr
+    assert "No production stack yet" in run.stdout
+
+
+@needs_terraform
+@pytest.mark.parametrize("allow", ["false", "true"])
+def test_a_live_production_stack_is_compared_with_this_commit(tmp_path: Path, allow: str) -> None:
+    config = 'output "function_name" { value = "lambda-model-prod" }\noutput "alias_name" { value = "live" }\n'
+    cwd, env = workspace(tmp_path, config, apply=True)
+    fake_tool(cwd / ".venv" / "bin", "python", f'echo "$@" >> "{tmp_path}/python.log"')
+    run = run_step(release_step(NEWER_CODE), cwd, {"inputs.allow-older-code": allow}, {**env, "GITHUB_SHA": "c0ffee"})
+    assert run.returncode == 0, run.stderr
+    (call,) = (tmp_path / "python.log").read_text().splitlines()
+    expected = "-m lambda_release check-newer-code --function lambda-model-prod --commit c0ffee --alias live"
+    assert call == expected + (" --allow-older-code" if allow == "true" else "")
+
+
+@needs_terraform
 def test_without_an_api_key_the_step_reads_none_and_calls_no_aws(tmp_path: Path) -> None:
     """enable_api_key = false leaves api_key_id null: a null output is not in the state at all."""
     cwd, env = workspace(
         tmp_path, 'output "api_key_id" { value = null }\noutput "function_name" { value = "f" }\n', apply=True
     )
-    run = run_step(find_step("_release.yml", "release", READ_API_KEY), cwd, env=env)
+    run = run_step(release_step(READ_API_KEY), cwd, env=env)
     assert run.returncode == 0, run.stderr
     assert "The API requires no key." in run.stdout
     assert run.outputs == {}
     assert not (tmp_path / "aws.log").exists()
 
 
+@needs_terraform
 def test_with_an_api_key_the_step_reads_and_masks_its_value(tmp_path: Path) -> None:
     cwd, env = workspace(tmp_path, 'output "api_key_id" { value = "abc123" }\n', apply=True)
-    run = run_step(find_step("_release.yml", "release", READ_API_KEY), cwd, env=env)
+    run = run_step(release_step(READ_API_KEY), cwd, env=env)
     assert run.returncode == 0, run.stderr
     assert "::add-mask::the-key-value" in run.stdout
     assert run.outputs == {"value": "the-key-value"}

@@ -33,8 +33,3 @@ mock_resource "aws_cloudwatch_log_group" {
     arn = "arn:aws:logs:eu-central-1:123456789012:log-group:mocked"
   }
 }
-mock_resource "aws_ecr_repository" {
-  defaults = {
-    repository_url = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/lambda-model-prod"
-  }
-}
