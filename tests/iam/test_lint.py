@@ -2,7 +2,7 @@
 
 It catches what a hand-written policy gets wrong without any call being made: unknown actions, resource
 ARNs that do not fit the action's resource types, `*`-only actions scoped narrower, condition keys and
-types the action does not take. A finding fails the test unless it is accepted below with its reason.
+types the action does not take. Any finding fails the test.
 """
 
 from __future__ import annotations
@@ -13,34 +13,15 @@ import parliament
 
 from iam_check.rendered import BootstrapPolicies
 
-# (policy address, parliament issue) → why the finding is accepted as is.
-ACCEPTED = {
-    ('aws_iam_role_policy.github["deploy"]', "RESOURCE_POLICY_PRIVILEGE_ESCALATION"): (
-        "Terraform writes the model bucket's TLS-only bucket policy, so the deploy role needs s3:PutBucketPolicy "
-        "on that one bucket; the objects it could grant itself there are the ones it already promotes and destroys."
-    ),
-}
-
 
 def findings(document: dict) -> list[tuple[str, str]]:
     policy = parliament.analyze_policy_string(json.dumps(document), include_community_auditors=False)
     return [(finding.issue, str(finding.detail)) for finding in policy.findings]
 
 
-def test_rendered_policies_have_no_unaccepted_findings(bootstrap: BootstrapPolicies) -> None:
-    unaccepted = {
-        address: [(issue, detail) for issue, detail in findings(document) if (address, issue) not in ACCEPTED]
-        for address, document in bootstrap.documents.items()
-    }
-    assert {address: found for address, found in unaccepted.items() if found} == {}
-
-
-def test_every_accepted_finding_still_occurs(bootstrap: BootstrapPolicies) -> None:
-    """An acceptance outlives its reason otherwise: remove it once parliament no longer reports it."""
-    occurring = {
-        (address, issue) for address, document in bootstrap.documents.items() for issue, _ in findings(document)
-    }
-    assert set(ACCEPTED) <= occurring
+def test_rendered_policies_have_no_findings(bootstrap: BootstrapPolicies) -> None:
+    found = {address: findings(document) for address, document in bootstrap.documents.items()}
+    assert {address: issues for address, issues in found.items() if issues} == {}
 
 
 def test_the_linter_reports_the_defect_this_check_exists_for() -> None:

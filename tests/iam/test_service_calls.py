@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 import pytest
 
+from iam_check.apigateway_tags import ResourceTags, UnknownResourceTags
 from iam_check.evaluator import Request
 from iam_check.recording import RecordedCall
 from iam_check.s3_calls import UnknownOperation
@@ -228,25 +230,122 @@ def test_iam_tags_on_create_need_tag_role_and_get_user_needs_nothing() -> None:
 
 
 API = f"arn:aws:apigateway:{REGION}::"
+PRODUCTION = {"Project": "lambda-model", "Environment": "prod"}
+STAGING = {"Project": "lambda-model", "Environment": "staging"}
+# Two stacks' APIs as a recording saw them: production's stage carries a tag of its own besides the API's.
+RECORDED = ResourceTags(
+    rest_apis={"a1": PRODUCTION, "s9": STAGING},
+    stages={("a1", "predict"): {"Environment": "prod", "Owner": "ml"}, ("s9", "predict"): STAGING},
+    usage_plans={"u1": PRODUCTION},
+    api_keys={"k1": PRODUCTION},
+)
+
+
+def resource_tags(values: dict[str, str]) -> dict[str, str]:
+    return {f"aws:ResourceTag/{key}": value for key, value in values.items()}
+
+
+def mapped_api(method: str, path: str, body: bytes = b"", recorded: ResourceTags | None = RECORDED) -> list[Request]:
+    call = RecordedCall(method, f"http://127.0.0.1:5000{path}", signed("apigateway"), body)
+    return list(iam_requests(call, ACCOUNT, Observed(apigateway=recorded)))
 
 
 @pytest.mark.parametrize(
-    ("method", "path"),
+    ("method", "path", "tags"),
     [
-        ("GET", "/restapis/a1/resources/r1/methods/ANY/integration"),
-        ("PATCH", "/restapis/a1/stages/predict"),
-        ("DELETE", "/restapis/a1"),
-        ("PUT", "/restapis/a1/resources/r1/methods/ANY"),
+        # A RestApi's children carry its tags (API Gateway's "tag inheritance" for attribute-based access control).
+        ("GET", "/restapis/a1/resources/r1/methods/ANY/integration", PRODUCTION),
+        ("DELETE", "/restapis/a1", PRODUCTION),
+        ("PUT", "/restapis/a1/resources/r1/methods/ANY", PRODUCTION),
+        ("POST", "/restapis/s9/deployments", STAGING),
+        # A stage's own tags take precedence over the ones it inherits.
+        ("PATCH", "/restapis/a1/stages/predict", {**PRODUCTION, "Owner": "ml"}),
+        # A usage plan's keys carry the plan's tags.
+        ("DELETE", "/usageplans/u1/keys/k1", PRODUCTION),
+        ("GET", "/apikeys/k1", PRODUCTION),
+        # Tagging names the resource by its ARN: the tags are that resource's.
+        ("GET", f"/tags/{quote(f'{API}/restapis/a1/stages/predict', safe='')}", {**PRODUCTION, "Owner": "ml"}),
+        # A collection is no resource of its own: it has no tags.
+        ("GET", "/restapis", {}),
+        ("GET", "/apikeys", {}),
+    ],
+)  # fmt: skip
+def test_api_gateway_is_the_method_on_the_path_with_the_resources_recorded_tags(
+    method: str, path: str, tags: dict[str, str]
+) -> None:
+    assert mapped_api(method, path, b"{}") == [Request(f"apigateway:{method}", f"{API}{path}", resource_tags(tags))]
+
+
+def test_an_api_created_with_tags_carries_them_as_request_tags() -> None:
+    tags = {"aws:TagKeys": ["Environment"], "aws:RequestTag/Environment": "staging"}
+    created = mapped_api("POST", "/restapis", json.dumps({"name": "n", "tags": {"Environment": "staging"}}).encode())
+    assert created == [Request("apigateway:POST", f"{API}/restapis", tags)]
+
+
+def test_a_stage_created_on_a_tagged_api_carries_both_the_apis_tags_and_its_own() -> None:
+    body = json.dumps({"stageName": "next", "tags": {"Environment": "prod"}}).encode()
+    assert mapped_api("POST", "/restapis/a1/stages", body)[0].context == {
+        **resource_tags(PRODUCTION),
+        "aws:TagKeys": ["Environment"],
+        "aws:RequestTag/Environment": "prod",
+    }
+
+
+def test_tagging_and_untagging_name_the_keys_they_change() -> None:
+    stage = quote(f"{API}/restapis/s9/stages/predict", safe="")
+    tagged = mapped_api("PUT", f"/tags/{stage}", json.dumps({"tags": {"Owner": "ml"}}).encode())
+    assert tagged == [
+        Request(
+            "apigateway:PUT",
+            f"{API}/tags/{stage}",
+            {**resource_tags(STAGING), "aws:TagKeys": ["Owner"], "aws:RequestTag/Owner": "ml"},
+        )
+    ]
+    untagged = mapped_api("DELETE", f"/tags/{stage}?tagKeys=Owner&tagKeys=Project")
+    assert untagged[0].context == {**resource_tags(STAGING), "aws:TagKeys": ["Owner", "Project"]}
+
+
+@pytest.mark.parametrize(
+    ("path", "recorded"),
+    [
+        ("/restapis/zz7/resources", RECORDED),  # an API the recording did not see
+        ("/restapis/a1/stages/other", RECORDED),  # nor this stage
+        ("/domainnames/api.example.com", RECORDED),  # a kind of resource without a tag rule
+        (f"/tags/{quote('arn:aws:s3:::b', safe='')}", RECORDED),  # not an API Gateway ARN
+        ("/restapis/a1", None),  # no tags read at all
     ],
 )
-def test_api_gateway_is_the_method_on_the_path(method: str, path: str) -> None:
-    assert mapped("apigateway", method, path, b"{}") == [Request(f"apigateway:{method}", f"{API}{path}")]
+def test_a_resource_whose_tags_were_not_recorded_is_refused_not_guessed(path: str, recorded: ResourceTags) -> None:
+    with pytest.raises(UnknownResourceTags):
+        mapped_api("PATCH", path, b"{}", recorded)
 
 
-def test_an_api_created_with_tags_also_posts_them() -> None:
-    tags = {"aws:TagKeys": ["Project"], "aws:RequestTag/Project": "p"}
-    requests = mapped("apigateway", "POST", "/restapis", json.dumps({"name": "n", "tags": {"Project": "p"}}).encode())
-    assert requests == [
-        Request("apigateway:POST", f"{API}/restapis", tags),
-        Request("apigateway:POST", f"{API}/tags/arn%3Aaws%3Aapigateway%3A{REGION}%3A%3A%2Frestapis", tags),
-    ]
+class Paginated:
+    """A boto3 API Gateway client's list operations, two pages each, as `ResourceTags.read` pages them."""
+
+    def __init__(self, pages: dict[str, list[list[dict]]], stages: dict[str, list[dict]]) -> None:
+        self.pages, self.stages = pages, stages
+
+    def get_paginator(self, operation: str) -> Paginated:
+        self.operation = operation
+        return self
+
+    def paginate(self) -> list[dict]:
+        return [{"items": page} for page in self.pages[self.operation]]
+
+    def get_stages(self, restApiId: str) -> dict:
+        return {"item": self.stages[restApiId]}
+
+
+def test_the_tags_are_read_from_every_page_of_each_kind() -> None:
+    client = Paginated(
+        {
+            "get_rest_apis": [[{"id": "a1", "tags": PRODUCTION}], [{"id": "s9", "tags": STAGING}]],
+            "get_usage_plans": [[{"id": "u1", "tags": PRODUCTION}], []],
+            "get_api_keys": [[], [{"id": "k1", "tags": PRODUCTION}]],
+        },
+        {"a1": [{"stageName": "predict", "tags": {"Environment": "prod", "Owner": "ml"}}], "s9": [
+            {"stageName": "predict", "tags": STAGING}
+        ]},
+    )  # fmt: skip
+    assert ResourceTags.read(client) == RECORDED

@@ -1,6 +1,6 @@
 """Why a grant no recorded call uses is there anyway, read from the policy source: a trailing comment next to it.
 
-In terraform/bootstrap/iam.tf an action list line may end in `# unused offline: <why>`; the reason covers every
+In terraform/bootstrap/*.tf an action list line may end in `# unused offline: <why>`; the reason covers every
 "prefix:Action" string on that line, in the statement whose `Sid = "..."` last precedes it (each statement there
 opens with its Sid). One place for the grant and its reason: moving or deleting the grant moves the reason.
 """
@@ -22,7 +22,12 @@ class ReasonError(ValueError):
     """A reason comment that names no action, or sits before any statement's Sid."""
 
 
-def read_reasons(source: Path) -> Reasons:
+def read_reasons(*sources: Path) -> Reasons:
+    """The reasons of every source file (a statement's Sid is looked up in the file it is written in)."""
+    return {key: reason for source in sources for key, reason in _read(source).items()}
+
+
+def _read(source: Path) -> Reasons:
     reasons: Reasons = {}
     sid: str | None = None
     for number, line in enumerate(source.read_text().splitlines(), start=1):

@@ -23,12 +23,14 @@ class RenderError(RuntimeError):
 
 @dataclass(frozen=True)
 class BootstrapPolicies:
-    """Role name (plan, deploy, train) → its inline policy, the function role's permissions boundary, and every
-    policy document of the plan by resource address (for the static lint)."""
+    """Role key (staging-plan, production-deploy, train, ...) → its inline policy; stage key → the permissions
+    boundary of that stage's function role; every policy document of the plan by resource address (for the
+    static lint); and the outputs the plan already knows (names and keys made of variables and the account)."""
 
     roles: dict[str, Policy]
-    function_boundary: Policy
+    function_boundaries: dict[str, Policy]
     documents: dict[str, Policy]
+    outputs: dict[str, Any]
 
 
 def _terraform(binary: str, *args: str, cwd: Path, env: Mapping[str, str]) -> str:
@@ -62,15 +64,22 @@ def _policies(plan: Mapping[str, Any]) -> BootstrapPolicies:
         for resource in plan["planned_values"]["root_module"].get("resources", [])
         if resource["type"] in ("aws_iam_role_policy", "aws_iam_policy")
     }
-    roles = {
-        address.removeprefix('aws_iam_role_policy.github["').removesuffix('"]'): document
-        for address, document in documents.items()
-        if address.startswith('aws_iam_role_policy.github["')
+    roles = _by_key(documents, "aws_iam_role_policy.github")
+    boundaries = _by_key(documents, "aws_iam_policy.function_boundary")
+    if not roles or not boundaries:
+        raise RenderError("the plan has no aws_iam_role_policy.github[...] or aws_iam_policy.function_boundary[...]")
+    # An output with unknown parts (a role's ARN) is in output_changes with its known parts only.
+    outputs = {name: change.get("after") for name, change in plan.get("output_changes", {}).items()}
+    return BootstrapPolicies(roles=roles, function_boundaries=boundaries, documents=documents, outputs=outputs)
+
+
+def _by_key(documents: Mapping[str, Policy], address: str) -> dict[str, Policy]:
+    """The documents of the for_each resource at `address`, by their keys."""
+    return {
+        name.removeprefix(f'{address}["').removesuffix('"]'): document
+        for name, document in documents.items()
+        if name.startswith(f'{address}["')
     }
-    boundary = documents.get("aws_iam_policy.function_boundary")
-    if not roles or boundary is None:
-        raise RenderError("the plan has no aws_iam_role_policy.github or aws_iam_policy.function_boundary")
-    return BootstrapPolicies(roles=roles, function_boundary=boundary, documents=documents)
 
 
 def _document(address: str, document: Any) -> Policy:

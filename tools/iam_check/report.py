@@ -119,7 +119,41 @@ def table(reports: Iterable[RoleReport]) -> str:
         )
         for r in reports
     ]
+    return _aligned(header, rows)
+
+
+def _aligned(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in [header, *rows]]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class AttemptReport:
+    """Calls a role must not be able to make, each judged by its own request: the first one its mapping yields
+    (the others are what it implies, e.g. S3's 404-or-403 ListBucket of a GetObject, which the call does not
+    need to succeed)."""
+
+    role: str
+    attempts: tuple[tuple[Request, Decision], ...]
+
+    @property
+    def allowed(self) -> list[Request]:
+        return [request for request, decision in self.attempts if decision is Decision.ALLOWED]
+
+
+def check_attempts(role: str, calls: Sequence[Sequence[Request]], policy: Policy) -> AttemptReport:
+    if any(not requests for requests in calls):
+        raise ValueError(f"{role}: an attempted call needs no permission, so it cannot show a denial")
+    return AttemptReport(role, tuple((requests[0], evaluate(requests[0], [policy])) for requests in calls))
+
+
+def attempts_table(reports: Iterable[AttemptReport]) -> str:
+    """One line per attempted call: the role, the action and resource, and the decision."""
+    rows = [
+        (report.role, request.action, request.resource, decision.value)
+        for report in reports
+        for request, decision in report.attempts
+    ]
+    return _aligned(("role", "attempted action", "on", "decision"), rows)

@@ -18,13 +18,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import botocore.loaders
 from botocore.parsers import BaseCBORParser
 from policy_sentry.querying.actions import get_action_data
 
 from iam_check import s3_calls
+from iam_check.apigateway_tags import ResourceTags, UnknownResourceTags
 from iam_check.evaluator import Request
 from iam_check.recording import RecordedCall
 from iam_check.s3_calls import UnknownOperation
@@ -40,7 +41,7 @@ NO_PERMISSION = {("sts", "GetCallerIdentity"), ("iam", "GetUser")}
 # The RPC v2 path: /service/<service id>/operation/<Operation>.
 RPC_V2_PATH = re.compile(r"^/service/[^/]+/operation/(?P<operation>[A-Za-z]+)$")
 # Creating a resource with tags is also authorized as tagging it (tag-on-create: ECR's, Lambda's, IAM's,
-# CloudWatch's and CloudWatch Logs' API references; API Gateway's is a POST on /tags/<resource ARN>).
+# CloudWatch's and CloudWatch Logs' API references).
 TAG_ON_CREATE = {
     "ecr:CreateRepository": "ecr:TagResource",
     "lambda:CreateFunction": "lambda:TagResource",
@@ -59,10 +60,12 @@ JSON_SERVICES = {"ecr": ("ecr", "repositoryName"), "logs": ("logs", "logGroupNam
 
 @dataclass
 class Observed:
-    """What the calls of one run have set so far, by resource ARN: permissions boundaries and tags."""
+    """What the calls of one run have set so far, by resource ARN: permissions boundaries and tags; and the API
+    Gateway resources' tags, which the requests do not show (their IDs are generated): read from the state."""
 
     boundaries: dict[str, str] = field(default_factory=dict)
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    apigateway: ResourceTags | None = None
 
     def context(self, resource: str) -> dict[str, str]:
         """aws:ResourceTag/<key> of a resource whose tags an earlier call set."""
@@ -234,11 +237,13 @@ def _tags(document: Mapping[str, Any]) -> dict[str, str]:
     return {document[f"Tags.member.{n}.Key"]: document.get(f"Tags.member.{n}.Value", "") for n in members}
 
 
-def _with_request_tags(request: Request, tags: Mapping[str, str]) -> Request:
+def _with_request_tags(request: Request, tags: Mapping[str, str] | list[str]) -> Request:
+    """aws:TagKeys, and for tags set (not keys removed) aws:RequestTag/<key> of each."""
     if not tags:
         return request
     context = {**request.context, "aws:TagKeys": sorted(tags)}
-    context |= {f"aws:RequestTag/{key}": value for key, value in tags.items()}
+    if isinstance(tags, Mapping):
+        context |= {f"aws:RequestTag/{key}": value for key, value in tags.items()}
     return replace(request, context=context)
 
 
@@ -295,20 +300,31 @@ def iam_service_requests(call: RecordedCall, account: str, observed: Observed) -
     yield from _tagged_on_create(request, tags)
 
 
-def apigateway_requests(call: RecordedCall) -> Iterator[Request]:
-    """API Gateway (REST APIs): the action is the HTTP method, the resource the request path in the region."""
-    action, _ = _checked("apigateway", call.method)
-    path = urlsplit(call.url).path
-    resource = f"arn:aws:apigateway:{call.region}::{path}"
-    body = json.loads(call.body) if call.body else {}
-    tags = _tags(body) if isinstance(body, dict) else {}
-    yield _with_request_tags(Request(action, resource), tags)
-    if tags and call.method == "POST":
-        # Tags sent on create are a POST on /tags/<the resource's ARN>; before the call the ID is not known,
-        # so the ARN named is the collection's.
-        yield _with_request_tags(
-            Request(action, f"arn:aws:apigateway:{call.region}::/tags/{quote(resource, safe='')}"), tags
+def apigateway_requests(call: RecordedCall, observed: Observed) -> Iterator[Request]:
+    """API Gateway (REST APIs): the action is the HTTP method, the resource the request path in the region, with
+    the tags of the resource it acts on (`observed.apigateway`, read from the recorded state) as
+    aws:ResourceTag/<key>, and the tags it sets as aws:RequestTag/<key>."""
+    if observed.apigateway is None:
+        raise UnknownResourceTags(
+            f"{call.method} {call.url}: API Gateway calls need the recorded resources' tags (ResourceTags.read)"
         )
+    action, _ = _checked("apigateway", call.method)
+    parts = urlsplit(call.url)
+    resource = f"arn:aws:apigateway:{call.region}::{parts.path}"
+    resource_tags = {f"aws:ResourceTag/{key}": value for key, value in observed.apigateway.of(parts.path).items()}
+    # A create names its tags in its own body and is authorized with them as request tags (the API Gateway
+    # guide's "actions based on tags in the request" conditions the create itself); TagResource is a PUT on
+    # /tags/<an existing resource's ARN>, never part of a create.
+    yield _with_request_tags(Request(action, resource, resource_tags), _apigateway_request_tags(call))
+
+
+def _apigateway_request_tags(call: RecordedCall) -> dict[str, str] | list[str]:
+    """The tags a create or TagResource sets (its body's `tags`), or the keys UntagResource removes."""
+    parts = urlsplit(call.url)
+    if call.method == "DELETE" and parts.path.startswith("/tags/"):
+        return [key for name, value in parse_qsl(parts.query) if name == "tagKeys" for key in value.split(",")]
+    body = json.loads(call.body) if call.body and call.method in ("POST", "PUT") else {}
+    return _tags(body) if isinstance(body, dict) else {}
 
 
 def iam_requests(call: RecordedCall, account: str, observed: Observed | None = None) -> Iterator[Request]:
@@ -344,6 +360,6 @@ def _requests(call: RecordedCall, account: str, observed: Observed) -> Iterator[
     elif call.service in JSON_SERVICES:
         yield from json_service_requests(call, account)
     elif call.service == "apigateway":
-        yield from apigateway_requests(call)
+        yield from apigateway_requests(call, observed)
     else:
         raise UnknownOperation(f"{call.service or 'unsigned'}: {call.method} {call.url}")
