@@ -76,7 +76,8 @@ class Checks:
         """The image (repository@digest) the alias's version runs."""
         version, _ = self.alias(function)
         code = self.client("lambda").get_function(FunctionName=function, Qualifier=version)["Code"]
-        return code.get("ResolvedImageUri") or code["ImageUri"]
+        # ImageUri as the release set it (moto's ResolvedImageUri appends a second digest to a digest URI).
+        return code["ImageUri"]
 
     def image_details(self, image_uri: str) -> dict[str, Any]:
         """The registry's description of an image named repository@sha256:... or repository:tag."""

@@ -61,7 +61,12 @@ class Machine:
         service = LambdaService(
             local_client(moto_endpoint, "lambda"), local_client(moto_endpoint, "ecr"), workspace / "containers"
         )
-        audit = RoleAudit(local_client(moto_endpoint, "iam"), ACCOUNT, endpoint="")
+        audit = RoleAudit(
+            local_client(moto_endpoint, "iam"),
+            ACCOUNT,
+            endpoint="",
+            apigateway=local_client(moto_endpoint, "apigateway"),
+        )
         metrics = emf_metrics.EmfMetrics(
             emf_metrics.log_lines(workspace / "containers"), lambda_metrics=service.lambda_metrics
         )
