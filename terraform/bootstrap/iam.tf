@@ -159,6 +159,20 @@ locals {
     ]
   }
 
+  # What a plan role reads besides its stack: drift.yml's skew check runs with production's plan role (main
+  # only) and reads the tags of the digest production's alias serves (lambda_release check-staged --function).
+  plan_statements = {
+    staging = []
+    production = [
+      {
+        Sid      = "ReadImageTags"
+        Effect   = "Allow"
+        Action   = ["ecr:DescribeImages"] # drift's skew check: production's live digest carries a -staged tag
+        Resource = [local.image_repository_arn]
+      },
+    ]
+  }
+
   # Only production moves the pointer the served model and the next retrain's gate read; staging deploys the
   # pointer's model (or a retrain's candidate) without promoting it.
   model_pointer_statements = {
@@ -398,7 +412,7 @@ locals {
           ["${local.github_subject}:pull_request"],
           var.plan_from_main ? ["${local.github_subject}:ref:refs/heads/main"] : [],
         ) : ["${local.github_subject}:ref:refs/heads/main"]
-        statements = local.read_stack_statements[key]
+        statements = concat(local.read_stack_statements[key], local.plan_statements[key])
       }
       "${key}-deploy" = {
         name        = "${stage.stack_name}-github-deploy"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ class StepRecord:
     outcome: str  # success, failure, skipped, substituted
     note: str = ""
     run: StepRun | None = None
+    seconds: float = 0.0
 
 
 # A `uses:` substitute gets the job and the step's `with:` values; it returns a note for the log, or a note
@@ -106,6 +108,7 @@ class Job:
                 self.records.append(StepRecord(name, "skipped"))
                 continue
             settings = {key: evaluate(value, context) for key, value in (step.get("with") or {}).items()}
+            started = time.monotonic()
             if "uses" in step:
                 outcome, outputs = self.use(name, step["uses"], settings, context)
             else:
@@ -115,6 +118,8 @@ class Job:
                 written = parse_outputs((self.workspace / ".github-github_env").read_text())
                 self.set_env(written)
                 context.update({f"env.{name}": value for name, value in written.items()})
+            if "uses" not in step or not step["uses"].startswith(LOCAL_ACTION_PREFIXES):
+                self.records[-1].seconds = time.monotonic() - started  # a composite's own steps have theirs
             notes = self.step_notes() if self.step_notes is not None else []
             if notes:
                 record = self.records[-1]
@@ -158,7 +163,9 @@ class Job:
     def log(self) -> str:
         lines = []
         for record in self.records:
-            lines.append(f"- {record.outcome:<11} {record.name}{f' ({record.note})' if record.note else ''}")
+            # Steps of a second or more show how long they took: where the rehearsal's time goes.
+            took = f" [{record.seconds:.0f}s]" if record.seconds >= 1 else ""
+            lines.append(f"- {record.outcome:<11} {record.name}{took}{f' ({record.note})' if record.note else ''}")
             if record.run and record.outcome == "failure":
                 lines.append(f"  stdout: {record.run.stdout[-3000:]!s}\n  stderr: {record.run.stderr[-3000:]!s}")
         return "\n".join(lines)

@@ -74,6 +74,10 @@ DEPLOY_STAGES = (STAGING, PRODUCTION)
 # environment, training and monitoring.
 VARIABLE_SCOPES = ("repository", STAGING.github_environment, PRODUCTION.github_environment, "training", "monitoring")
 STAGED_SUFFIX = "-staged"
+# _release.yml's "Send synthetic traffic and check the alarms see the new version" (staging).
+ALARM_CHECK_OUTPUTS = "steps.alarms.outputs."
+# drift.yml's job that checks production's live digest carries staging's tag.
+SKEW_JOB = "skew"
 
 # Leaves larger than the data set: trees that never split, one class for every flower. The gate must refuse it.
 WEAK_PARAMETERS = "min_samples_leaf=1000"
@@ -326,6 +330,10 @@ class Life:
         staging, staging_rollout = self.released(run, STAGING, "2", log)
         production, rollout = self.released(run, PRODUCTION, "2", log)
         digest = self.staged_digest(staging, production, log)
+        wiring = {key.rsplit(".", 1)[1]: value for key, value in staging.context.items()
+                  if key.startswith(ALARM_CHECK_OUTPUTS)}  # fmt: skip
+        if wiring.get("status") != "passed":
+            raise StageFailed(f"staging's alarm-wiring check did not pass: {wiring}\n{log}")
         model = staging.outputs().get("model-version", "")
         if model != self.checks.promoted():
             raise StageFailed(f"the image carries model {model!r}, not the promoted {self.checks.promoted()!r}")
@@ -337,8 +345,8 @@ class Life:
             f"version 2 (model {model}) live in both stages from one digest",
             log,
             {
-                "staging": f"image {digest}; version 2 {staging_rollout['outcome']}, live tests, synthetic traffic "
-                "and alarm wiring passed",
+                "staging": f"image {digest}; version 2 {staging_rollout['outcome']}, live tests; alarm wiring: "
+                f"{wiring.get('outcome', '?')}",
                 "production": f"version 2 after {rollout['outcome']} (synthetic traffic: "
                 f"{rollout.get('synthetic-traffic', '?')}; Invocations by ExecutedVersion from the Lambda "
                 "stand-in's counts) and the live tests",
@@ -412,11 +420,13 @@ class Life:
             if changes != ["false"]:
                 raise StageFailed(f"{stage.key}: drift plans found changes or did not run ({changes})\n{log}")
             runs[stage.key] = "terraform plan -detailed-exitcode: no changes"
+        if run.results[SKEW_JOB].result != "success":
+            raise StageFailed(f"drift.yml's {SKEW_JOB} job did not pass: {run.results[SKEW_JOB].result}\n{log}")
         served = self.checks.served_image(PRODUCTION.stack_name)
         tags = self.checks.image_tags(served)
         if not any(tag.endswith(STAGED_SUFFIX) for tag in tags):
             raise StageFailed(f"production's live image {served} is not staged (tags {tags})\n{log}")
-        runs["production"] += f"; its live digest is staged ({', '.join(tags)})"
+        runs["production"] += f"; {SKEW_JOB}: its live digest is staged ({', '.join(tags)})"
         return Played("both stages as their Terraform says; no stage skew", log, runs)
 
     def send_traffic(self, records: list[dict[str, float]]) -> None:
