@@ -77,11 +77,11 @@ test-%: setup ## One folder of tests/: test-unit, -integration, -terraform, -wor
 	$(PY) -m pytest tests/$*
 
 # What the folders whose name does not say it prove (no recipe of their own: test-% runs them).
-test-iam: ## tests/iam: each AWS call of the pipeline (recorded on moto) is allowed to its role; each grant is used
+test-iam: ## tests/iam: each AWS call of both stages (recorded on moto) is allowed to its role, each grant used; cross-stage attempts denied
 test-release: ## tests/release: the release tool rolls out, canaries, rolls back and cancels as the release job runs it
 test-rehearsal: ## tests/rehearsal: the rehearsal's workflow runner and AWS stand-ins behave as GitHub and AWS do
 
-iam: $(VENV)/.installed ## Recorded AWS calls per role against the rendered policies: the table, then every IAM check
+iam: $(VENV)/.installed ## Recorded AWS calls per role of both stages against the rendered policies, the denied cross-stage attempts, every IAM check
 	$(PY) -m pytest tests/iam -q -s
 
 rehearse: $(VENV)/.installed ## Play the documented life (bootstrap .. failing gate) from the workflows' steps against moto, IAM-judged; build/rehearsal.md

@@ -88,8 +88,9 @@ def test_the_first_deploy_says_the_first_merge_builds_nothing():
 
 def test_the_teardown_empties_the_versioned_state_bucket_after_moving_the_bootstrap_state_out():
     teardown = INFRASTRUCTURE[INFRASTRUCTURE.index("## Tearing down") :]
-    order = ["terraform destroy -var force_destroy=true", "init -migrate-state", "list-object-versions"]
-    order += ["aws s3api delete-objects", "terraform destroy -var github_repository"]
+    order = ['terraform destroy -var-file="stages/$STAGE.tfvars"', "init -migrate-state", "list-object-versions"]
+    order += ["aws s3api delete-objects", "-var registry_force_destroy=true"]
+    order += ["terraform destroy -var github_repository"]
     positions = [teardown.index(step) for step in order]
     assert positions == sorted(positions), order
     assert "[Versions, DeleteMarkers]" in teardown, "delete markers too, or the bucket stays non-empty"

@@ -209,6 +209,17 @@ variable "model_noncurrent_version_days" {
   }
 }
 
+variable "import_single_stage_registry" {
+  description = "Only for the migration's first plan: import the single-stage stack's image repository and model bucket (named by image_repository_name and model_bucket_name) into the registry (imports.tf)."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !var.import_single_stage_registry || (var.image_repository_name != null && var.model_bucket_name != null)
+    error_message = "import_single_stage_registry needs image_repository_name and model_bucket_name: the names of the single-stage stack's repository and bucket."
+  }
+}
+
 variable "registry_force_destroy" {
   description = "Let destroy delete the image repository and the model bucket with their images and objects. Only for throwaway installs (tests): the registry holds every release and model."
   type        = bool

@@ -11,8 +11,6 @@ tagged `-staged`. The S3 backend is the workflows' (use_lockfile: every run that
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 
 from iam_check.apigateway_tags import ResourceTags
 from iam_check.recording import RecordedCall, Recorder
+from lambda_release import staged
 from rehearsal.terraform import provider_override, s3_backend_override
 from tests.iam.conftest import ACCOUNT, MODEL_BUCKET_NAME, REGION, REPOSITORY, STAGING, Stage
 from tests.support.servers import aws_env
@@ -27,7 +26,6 @@ from tests.terraform.conftest import Terraform, copy_terraform
 from tests.terraform.test_moto_apply import client, policy_document, push_fake_image
 
 REPOSITORY_URL = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{REPOSITORY}"
-STAGED_SUFFIX = "-staged"  # staging marks an image it passed with <tag>-staged on the same digest
 # What runs while the stack is deployed, between its plan and its destroy: another role's calls on it.
 WhileDeployed = Callable[[str, Recorder, Stage], list[RecordedCall]]
 
@@ -58,12 +56,6 @@ def create_versioned_bucket(endpoint: str, bucket: str) -> None:
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
 
 
-def mark_staged(ecr: Any, tag: str) -> None:
-    """Staging's mark on an image it passed: the same manifest (so the same digest) under `<tag>-staged`."""
-    image = ecr.batch_get_image(repositoryName=REPOSITORY, imageIds=[{"imageTag": tag}])["images"][0]
-    ecr.put_image(repositoryName=REPOSITORY, imageManifest=image["imageManifest"], imageTag=f"{tag}{STAGED_SUFFIX}")
-
-
 def record_stack(
     terraform: Terraform,
     endpoint: str,
@@ -92,8 +84,6 @@ def record_stack(
     backend = {"bucket": state_bucket, "key": stage.state_key, "region": REGION}
     init = ["init", "-input=false", "-no-color", *(f"-backend-config={k}={v}" for k, v in backend.items())]
     var_file = f"-var-file=stages/{stage.key}.tfvars"
-    if not (stack / "stages" / f"{stage.key}.tfvars").exists():  # TEMPORARY until the stack has its stages
-        var_file = "-compact-warnings"
     apply = ["apply", "-input=false", "-auto-approve", "-no-color", "-lock-timeout=10m", var_file]
 
     def run(*args: str, codes: tuple[int, ...] = (0,), extra: dict[str, str] | None = None) -> None:
@@ -108,9 +98,11 @@ def record_stack(
         image_uri = push_fake_image(ecr, REPOSITORY, tag)
         deploy += recorder.stop()
     else:
-        # Production deploys the image staging pushed and passed.
-        image_uri = push_fake_image(ecr, REPOSITORY, tag)
-        mark_staged(ecr, tag)
+        # Production deploys the image staging pushed and passed (marked <tag>-staged).
+        push_fake_image(ecr, REPOSITORY, tag)
+        digest = ecr.describe_images(repositoryName=REPOSITORY, imageIds=[{"imageTag": tag}])["imageDetails"][0]
+        image_uri = f"{REPOSITORY_URL}@{digest['imageDigest']}"
+        staged.mark_staged(ecr, staged.Image.parse(image_uri))
     recorder.start()
     run(*init)
     run(*apply, extra={"TF_VAR_image_uri": image_uri})
@@ -123,9 +115,6 @@ def record_stack(
     recorder.start()
     run(*init)
     run("plan", "-input=false", "-no-color", "-lock-timeout=10m", "-detailed-exitcode", var_file, codes=(0, 2))
-    if stage != STAGING:
-        # drift.yml's skew check runs with production's plan role: the digest its alias serves carries -staged.
-        check_staged_live(endpoint, stage)
     plan = recorder.stop()
 
     attempts = while_deployed(endpoint, recorder, stage) if while_deployed else []
@@ -134,14 +123,6 @@ def record_stack(
     run("destroy", "-input=false", "-auto-approve", "-no-color", "-lock-timeout=10m", var_file)
     deploy += recorder.stop()
     return StackCalls(stage, deploy, plan, function_policy, apigateway, attempts)
-
-
-def check_staged_live(endpoint: str, stage: Stage) -> None:
-    """`lambda_release check-staged --function --alias live`, as drift.yml's skew job runs it."""
-    command = [sys.executable, "-m", "lambda_release", "check-staged", "--function", stage.stack, "--alias", "live"]
-    env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", **aws_env(endpoint, REGION)}
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 0, f"check-staged exited {result.returncode}\n{result.stderr[-2000:]}"
 
 
 def function_role_policy(iam: Any, stage: Stage) -> dict:

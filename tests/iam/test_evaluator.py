@@ -235,3 +235,78 @@ def test_a_deny_in_the_boundary_is_an_explicit_deny() -> None:
     # The identity policy only implicitly denies iam:CreateRole; the boundary's Deny makes it explicit.
     assert evaluate(Request("iam:CreateRole", "arn:aws:iam::1:role/x"), only_s3, boundary) is Decision.EXPLICIT_DENY
     assert evaluate(Request("s3:GetObject", "arn:aws:s3:::b/k"), only_s3, boundary) is Decision.ALLOWED
+
+
+# ------------------------------------------------- API Gateway's tag examples (API Gateway developer guide)
+
+
+def api_request(method: str, tags: dict[str, str], prefix: str = "ResourceTag") -> Request:
+    context = {f"aws:{prefix}/{key}": value for key, value in tags.items()}
+    return Request(f"apigateway:{method}", "arn:aws:apigateway:eu-central-1::/restapis/a1", context)
+
+
+def test_limit_actions_based_on_resource_tags() -> None:
+    # "grants users permission to perform all actions on all resources, as long as those resources don't have
+    # the tag Environment with a value of prod": the Deny holds for a prod-tagged resource only; an untagged
+    # one (the key absent) matches no StringEquals, so the Allow decides.
+    policies = [
+        policy(
+            allow("apigateway:*"),
+            {
+                "Effect": "Deny",
+                "Action": ["apigateway:*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/Environment": "prod"}},
+            },
+        )
+    ]
+    assert evaluate(api_request("PATCH", {"Environment": "prod"}), policies) is Decision.EXPLICIT_DENY
+    assert evaluate(api_request("PATCH", {"Environment": "staging"}), policies) is Decision.ALLOWED
+    assert evaluate(api_request("PATCH", {}), policies) is Decision.ALLOWED
+
+
+def test_allow_actions_based_on_resource_tags_and_deny_changing_the_tag() -> None:
+    # "allows users to perform all actions on API Gateway resources, as long as the resources have the tag
+    # Environment with a value of Development. The Deny statement prevents the users from changing the value
+    # of the Environment tag."
+    policies = [
+        policy(
+            allow("apigateway:*", Condition={"StringEquals": {"aws:ResourceTag/Environment": "Development"}}),
+            {
+                "Effect": "Deny",
+                "Action": "apigateway:*",
+                "Resource": "*",
+                "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": "Environment"}},
+            },
+        )
+    ]
+    development = {"aws:ResourceTag/Environment": "Development"}
+    get = Request("apigateway:GET", "arn:aws:apigateway:eu-central-1::/restapis/a1", development)
+    assert evaluate(get, policies) is Decision.ALLOWED
+    # The tag key absent from the resource: no Allow; the key production: no Allow either.
+    assert evaluate(api_request("GET", {}), policies) is Decision.IMPLICIT_DENY
+    assert evaluate(api_request("GET", {"Environment": "Production"}), policies) is Decision.IMPLICIT_DENY
+    retag = Request(
+        "apigateway:PUT",
+        "arn:aws:apigateway:eu-central-1::/tags/x",
+        {**development, "aws:TagKeys": ["Environment"], "aws:RequestTag/Environment": "Production"},
+    )
+    assert evaluate(retag, policies) is Decision.EXPLICIT_DENY
+    # Tagging with another key: ForAnyValue finds no Environment among the keys, the Allow decides.
+    owner = Request(
+        "apigateway:PUT", "arn:aws:apigateway:eu-central-1::/tags/x", {**development, "aws:TagKeys": ["Owner"]}
+    )
+    assert evaluate(owner, policies) is Decision.ALLOWED
+
+
+def test_a_deny_listing_several_values_holds_for_any_of_them() -> None:
+    # The values of one key are OR'ed: the bootstrap's Deny lists every other stage's environment.
+    deny = {
+        "Effect": "Deny",
+        "Action": "apigateway:*",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:ResourceTag/Environment": ["prod", "live"]}},
+    }
+    policies = [policy(allow("apigateway:*"), deny)]
+    assert evaluate(api_request("GET", {"Environment": "live"}), policies) is Decision.EXPLICIT_DENY
+    assert evaluate(api_request("GET", {"Environment": "staging"}), policies) is Decision.ALLOWED

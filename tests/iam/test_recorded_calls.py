@@ -50,10 +50,8 @@ from tests.iam.conftest import (
 )
 from tests.iam.stack_run import (
     REPOSITORY_URL,
-    STAGED_SUFFIX,
     StackCalls,
     create_registry,
-    mark_staged,
     record_stack,
     stack_api_id,
 )
@@ -176,9 +174,9 @@ def release(endpoint: str, *arguments: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def stack_function(endpoint: str, stage: Stage) -> None:
-    """What the stage's terraform apply leaves: an image function whose `live` alias serves version 1, and its
-    alarms."""
+def stack_function(endpoint: str, stage: Stage, image_uri: str) -> None:
+    """What the stage's terraform apply leaves: an image function whose `live` alias serves version 1 (running
+    `image_uri`), and its alarms."""
     iam, functions, cloudwatch = (client(endpoint, name) for name in ("iam", "lambda", "cloudwatch"))
     trust = {
         "Version": "2012-10-17",
@@ -191,7 +189,7 @@ def stack_function(endpoint: str, stage: Stage) -> None:
         FunctionName=stage.stack,
         Role=role["Role"]["Arn"],
         PackageType="Image",
-        Code={"ImageUri": f"{REPOSITORY_URL}:first"},
+        Code={"ImageUri": image_uri},
     )
     functions.publish_version(FunctionName=stage.stack)
     functions.create_alias(FunctionName=stage.stack, Name=ALIAS, FunctionVersion="1")
@@ -207,9 +205,13 @@ def stack_function(endpoint: str, stage: Stage) -> None:
             ComparisonOperator="GreaterThanOrEqualToThreshold",
         )
         cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="quiet")
-    # What Lambda would publish for the canary's traffic to version 2 (moto runs no image function and
-    # publishes no Lambda metrics): the rollout's GetMetricData finds the invocations its canary needs.
-    cloudwatch.put_metric_data(
+
+
+def canary_traffic(endpoint: str, stage: Stage) -> None:
+    """What Lambda would publish for the canary's traffic to version 2 (moto runs no image function and
+    publishes no Lambda metrics): the rollout's GetMetricData finds the invocations its canary needs. Put just
+    before each stage's rollout: the canary reads a recent window only."""
+    client(endpoint, "cloudwatch").put_metric_data(
         Namespace="AWS/Lambda",
         MetricData=[
             {
@@ -228,7 +230,7 @@ def stack_function(endpoint: str, stage: Stage) -> None:
 def rollout_calls(recording_moto: str, recorder: Recorder, model_dir: Path, stage: Stage, image_uri: str) -> list:
     """The release's deploy (pre-traffic check, canary under the alarms, verification) and the rollback
     workflow's rollback, both made by the stage's deploy role."""
-    stack_function(recording_moto, stage)
+    canary_traffic(recording_moto, stage)
     invoked: list[RecordedCall] = []
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MODEL_URI", str(model_dir))
@@ -260,37 +262,55 @@ class Releases:
     production_attempts: list[RecordedCall]
 
 
+def head_commit() -> str:
+    """This checkout's commit: the release tags name commits, and check-newer-code asks git about them."""
+    return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def pushed(ecr: Any, tag: str) -> str:
+    """Push an image (docker push's last call, the manifest's PutImage) and look its digest up, as the build
+    does: the release deploys, marks and checks the image by digest."""
+    push_fake_image(ecr, REPOSITORY, tag)
+    details = ecr.describe_images(repositoryName=REPOSITORY, imageIds=[{"imageTag": tag}])["imageDetails"][0]
+    return f"{REPOSITORY_URL}@{details['imageDigest']}"
+
+
 def release_both_stages(
     recording_moto: str, recorder: Recorder, model_dir: Path, work: Path, version: dict
 ) -> Releases:
     """A merge through both stages: staging chooses the model, builds and pushes the image once, deploys it,
-    rolls back and marks the digest staged; production checks that mark and that models/current did not move,
-    deploys the same digest, promotes the model and rolls back; then tries to push and to mark an image itself."""
+    rolls back and marks the digest staged; production checks that mark, that models/current did not move and
+    that its live image holds no newer code, deploys the same digest, promotes the model and rolls back; then
+    tries to push and to mark an image itself."""
     ecr, s3 = client(recording_moto, "ecr"), client(recording_moto, "s3")
-    tag = f"2222222-{version['version']}"
+    commit = head_commit()
+    # What both stages serve before this merge: an earlier release, by digest, tagged with its commit.
+    live_image = pushed(ecr, f"{commit}-v0")
+    for stage in STAGES:
+        stack_function(recording_moto, stage, live_image)
 
     recorder.start()
     listed = cli(recording_moto, "versions", "--store", STORE)
     assert listed.returncode == 0, listed.stderr
     exported = cli(recording_moto, "export", "--model", version["uri"], "--to", str(work / "image-model"))
     assert exported.returncode == 0, exported.stderr
-    push_fake_image(ecr, REPOSITORY, tag)  # docker push's last call, the manifest's PutImage
-    # The build looks the pushed tag up: the release deploys (and production later checks) its digest.
-    digest = ecr.describe_images(repositoryName=REPOSITORY, imageIds=[{"imageTag": tag}])["imageDetails"][0]
+    image_uri = pushed(ecr, f"{commit}-{version['version']}")
     staging = recorder.stop()
-    image_uri = f"{REPOSITORY_URL}@{digest['imageDigest']}"
     staging += rollout_calls(recording_moto, recorder, model_dir, STAGING, image_uri)
     recorder.start()
-    mark_staged(ecr, tag)
+    marked = release(recording_moto, "mark-staged", "--image-uri", image_uri)
+    assert marked.returncode == 0, marked.stdout + marked.stderr
     staging += recorder.stop()
 
     recorder.start()
-    # The guards: the digest carries a -staged tag, and models/current is what staging built with.
-    image = {"imageDigest": digest["imageDigest"]}
-    details = ecr.describe_images(repositoryName=REPOSITORY, imageIds=[image])["imageDetails"][0]
-    assert f"{tag}{STAGED_SUFFIX}" in details["imageTags"], details
-    ecr.batch_get_image(repositoryName=REPOSITORY, imageIds=[image])
+    # The guards: the digest carries a -staged tag, models/current is what staging built with, and the live
+    # image's commit is this run's or an ancestor of it.
+    checked = release(recording_moto, "check-staged", "--image-uri", image_uri)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
     s3.get_object(Bucket=MODEL_BUCKET_NAME, Key="models/current")
+    newer = release(recording_moto, "check-newer-code", "--function", PRODUCTION.stack, "--alias", ALIAS,
+                    "--commit", commit)  # fmt: skip
+    assert newer.returncode == 0, newer.stdout + newer.stderr
     production = recorder.stop()
     production += rollout_calls(recording_moto, recorder, model_dir, PRODUCTION, image_uri)
     recorder.start()
@@ -298,11 +318,12 @@ def release_both_stages(
     assert promoted.returncode == 0, promoted.stderr
     production += recorder.stop()
 
+    # The production role trying staging's part: push an image of its own, and mark one staged.
     recorder.start()
-    push_fake_image(ecr, REPOSITORY, "3333333-unstaged")
-    mark_staged(ecr, "3333333-unstaged")
+    refused_mark = release(recording_moto, "mark-staged", "--image-uri", pushed(ecr, f"{commit}-unmarked"))
+    assert refused_mark.returncode == 0, refused_mark.stdout + refused_mark.stderr
     attempts = recorder.stop()
-    # Judged by their PutImage calls (what pushes and tags); the BatchGetImage that reads the manifest is allowed.
+    # Judged by their PutImage calls (what pushes and tags); the reads around them are production's anyway.
     attempts = [call for call in attempts if target(call).endswith(".PutImage")]
     return Releases(staging, production, attempts)
 
@@ -545,9 +566,9 @@ def test_the_scenarios_made_the_calls_they_are_meant_to_check(checked: Checked) 
         } <= deploy.actions, stage
     staging, production = reports[STAGING.deploy_role], reports[PRODUCTION.deploy_role]
     # Staging reads models, pushes and tags; production reads the image, reads and moves models/current.
-    assert {"ecr:PutImage", "ecr:BatchGetImage", "s3:GetObject"} <= staging.actions
+    assert {"ecr:PutImage", "ecr:BatchGetImage", "ecr:DescribeImages", "s3:GetObject"} <= staging.actions
     assert "ecr:PutImage" not in production.actions
-    assert {"ecr:DescribeImages", "ecr:BatchGetImage"} <= production.actions
+    assert "ecr:DescribeImages" in production.actions
     promoted = {q.resource for q in production.requests if q.action == "s3:PutObject"}
     assert f"arn:aws:s3:::{MODEL_BUCKET_NAME}/models/current" in promoted
     assert not any(q.resource.startswith(f"arn:aws:s3:::{MODEL_BUCKET_NAME}/") for q in staging.requests if

@@ -216,6 +216,10 @@ def test_a_role_keeps_the_boundary_it_was_created_with_for_later_policy_writes()
     ]
     # Another run (no CreateRole seen): the key is absent, so a boundary condition fails closed.
     assert list(iam_requests(put, ACCOUNT)) == [Request("iam:PutRolePolicy", role)]
+    # An action whose Service Authorization Reference entry does not list the key is evaluated without it.
+    for action in ("GetRolePolicy", "ListRolePolicies", "ListInstanceProfilesForRole"):
+        read = RecordedCall("POST", "http://h/", signed("iam"), f"Action={action}&RoleName=r".encode())
+        assert list(iam_requests(read, ACCOUNT, observed)) == [Request(f"iam:{action}", role)]
 
 
 def test_iam_tags_on_create_need_tag_role_and_get_user_needs_nothing() -> None:
@@ -349,3 +353,12 @@ def test_the_tags_are_read_from_every_page_of_each_kind() -> None:
         ]},
     )  # fmt: skip
     assert ResourceTags.read(client) == RECORDED
+
+
+def test_a_later_reading_adds_to_an_earlier_one_and_wins_where_both_know_a_resource() -> None:
+    earlier = ResourceTags(rest_apis={"a1": PRODUCTION, "gone": STAGING})
+    later = ResourceTags(rest_apis={"a1": {**PRODUCTION, "Owner": "ml"}}, api_keys={"k1": PRODUCTION})
+    both = earlier.including(later)
+    assert both.of("/restapis/gone/resources") == STAGING  # deleted since the earlier reading
+    assert both.of("/restapis/a1") == {**PRODUCTION, "Owner": "ml"}
+    assert both.of("/apikeys/k1") == PRODUCTION

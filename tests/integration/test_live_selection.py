@@ -13,7 +13,7 @@ from rehearsal.steps import find_step
 from tests.support import servers
 from tests.support.servers import REPO_ROOT
 
-ROLLOUT_STEP = "Check the new version before traffic, canary it under the alarms, roll back on failure"
+ROLLOUT_STEP = "Check the new version before traffic, roll it out, roll back on failure"
 
 
 def live_verification_command() -> list[str]:

@@ -237,8 +237,12 @@ def test_a_live_image_whose_code_cannot_be_placed_is_never_a_pass(
     checkout, _, newer, _ = history
     function = serve(lambda_client, registry.push(tag))
     result = newer_code(aws, tmp_path, checkout, function, newer)
-    assert result.exit_code in (1, 2), result.stderr
+    assert result.exit_code == 1, result.stderr
+    assert result.outcome["status"] == "refused"
     assert message in result.outcome["error"]
+    allowed = newer_code(aws, tmp_path, checkout, function, newer, "--allow-older-code")
+    assert allowed.exit_code == 0, allowed.stderr
+    assert message in allowed.outcome["verdict"]
 
 
 def test_the_commit_must_be_a_full_sha(

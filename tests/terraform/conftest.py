@@ -6,14 +6,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from rehearsal import servers as processes
+from rehearsal.servers import MOTO_OVER_HTTPS
 from rehearsal.terraform import cli_config, find_mirror, plugin_cache_dir
-from tests.support.servers import REPO_ROOT
+from tests.support.servers import REPO_ROOT, log_path
 
 TERRAFORM_DIR = REPO_ROOT / "terraform"
 ROOTS = {"stack": TERRAFORM_DIR, "bootstrap": TERRAFORM_DIR / "bootstrap"}
@@ -113,3 +115,13 @@ def initialized_configs(terraform: Terraform, tmp_path_factory: pytest.TempPathF
         lockfile = ["-lockfile=readonly"] if name in ROOTS else []
         terraform.run("init", "-backend=false", *lockfile, "-no-color", cwd=config)
     return configs
+
+
+@pytest.fixture(scope="session")
+def moto_over_https() -> Iterator[str]:
+    """The rehearsal's moto (rehearsal.moto_launch with its corrections): every request stands in for an HTTPS
+    one, so the bootstrap's TLS-only bucket policies let the stacks' S3 backend and the tests' object calls
+    through, as on AWS, and a function reads back as written. The apply tests use the bootstrap's own state
+    bucket and model bucket, which the tests' plain moto would refuse every object call on."""
+    with processes.moto_server(log_path("moto_over_https"), MOTO_OVER_HTTPS) as endpoint:
+        yield endpoint

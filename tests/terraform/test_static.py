@@ -110,7 +110,7 @@ def test_checkov(tmp_path: Path) -> None:
     }
     hardened = {
         "aws_lambda_function.this",
-        "aws_ecr_repository.this",
+        "aws_ecr_repository.images",
         "aws_api_gateway_stage.this",
         'aws_cloudwatch_log_group.this["function"]',
         "aws_iam_role_policy.github",

@@ -41,7 +41,9 @@ def test_actionlint_runs_shellcheck_on_run_blocks(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
     shutil.copytree(REPO_ROOT / ".github", tmp_path / ".github")
     broken = tmp_path / ".github" / "workflows" / "drift.yml"
-    broken.write_text(broken.read_text().replace('if [ "$CHANGES" = true ]; then', "if [ $CHANGES = true ]; then"))
+    text = broken.read_text()
+    assert 'check-staged --function "$function"' in text
+    broken.write_text(text.replace('check-staged --function "$function"', "check-staged --function $function"))
     result = run_actionlint(tmp_path)
     assert result.returncode == 1
     assert "SC2086" in result.stdout

@@ -1,26 +1,43 @@
 """What ties the workflows to the bootstrap: the stack's region and names, the GitHub variables that carry
-them, the concurrency groups that guard the production alias, and the documented bootstrap command."""
+them (each in its scope: the repository or a stage's environment), the concurrency groups that guard each
+stage's alias, and the documented bootstrap command."""
 
 from __future__ import annotations
 
 import re
 
-from tests.support.servers import REPO_ROOT
-from tests.workflows.conftest import Document, workflows
+import pytest
 
-# The bootstrap's variables the stack must share: its roles are scoped to the names they make.
+from tests.support.servers import REPO_ROOT
+from tests.workflows.conftest import (
+    STAGES,
+    JobRun,
+    bootstrap_environments,
+    bootstrap_variables,
+    workflows,
+)
+
+# The bootstrap's variables the stack must share: its roles are scoped to the names they make. The stack's
+# environment is the stage's: its environment's variable where the job runs in it, STAGES' entry otherwise.
 STACK_VARIABLES = {
     "TF_VAR_aws_region": "${{ vars.AWS_REGION }}",
     "TF_VAR_name_prefix": "${{ vars.STACK_NAME_PREFIX }}",
-    "TF_VAR_environment": "${{ vars.STACK_ENVIRONMENT }}",
+    "TF_VAR_image_repository_url": "${{ vars.ECR_REPOSITORY_URL }}",
+    "TF_VAR_model_bucket": "${{ vars.MODEL_BUCKET }}",
 }
-# The jobs that move the production alias, with the workflow that runs them (a reusable workflow runs
-# under its caller's name).
-ALIAS_MOVERS = (
-    ("deploy.yml", "_release.yml", "release"),
-    ("retrain.yml", "_release.yml", "release"),
-    ("rollback.yml", "rollback.yml", "rollback"),
-)
+STACK_ENVIRONMENT = {
+    True: "${{ vars.STACK_ENVIRONMENT }}",
+    False: "${{ fromJSON(vars.STAGES)[inputs.stage].stack_environment }}",
+}
+# What moves a stage's alias, by the group each run queues in: one per stage and workflow.
+ALIAS_MOVERS = {
+    ("deploy.yml", "release-staging"): "staging-deploy",
+    ("deploy.yml", "release-production"): "production-deploy",
+    ("retrain.yml", "release-staging"): "staging-retrain",
+    ("retrain.yml", "release-production"): "production-retrain",
+    ("rollback.yml", "rollback", "staging"): "staging-rollback",
+    ("rollback.yml", "rollback", "production"): "production-rollback",
+}
 
 
 def runs_terraform_plan_or_apply(job: dict) -> bool:
@@ -29,7 +46,7 @@ def runs_terraform_plan_or_apply(job: dict) -> bool:
     )
 
 
-def test_every_plan_and_apply_gets_the_bootstrap_region_and_names() -> None:
+def test_every_plan_and_apply_gets_the_bootstrap_region_names_and_the_stage_s_tfvars() -> None:
     jobs = [
         (document.name, job_id, job)
         for document in workflows().values()
@@ -40,46 +57,72 @@ def test_every_plan_and_apply_gets_the_bootstrap_region_and_names() -> None:
     for name, job_id, job in jobs:
         env = job.get("env", {})
         assert {key: env.get(key) for key in STACK_VARIABLES} == STACK_VARIABLES, f"{name}:{job_id}"
+        assert env["TF_VAR_environment"] == STACK_ENVIRONMENT["environment" in job], f"{name}:{job_id}"
+        assert env["STAGE"] == "${{ inputs.stage }}", f"{name}:{job_id}"
+        # One line per script (folded `>-` scripts and backslash continuations joined).
+        scripts = [step.get("run", "").replace("\\\n", " ").replace("\n", " ") for step in job["steps"]]
+        commands = [script for script in scripts if re.search(r"terraform -chdir=terraform (plan|apply)", script)]
+        assert commands, f"{name}:{job_id}"
+        for command in commands:
+            assert '-var-file="stages/$STAGE.tfvars"' in command, f"{name}:{job_id}: {command}"
 
 
-def bootstrap_github_variables() -> set[str]:
-    outputs = (REPO_ROOT / "terraform" / "bootstrap" / "outputs.tf").read_text()
-    block = re.search(r'^output "github_variables" \{(.*?)^\}', outputs, flags=re.MULTILINE | re.DOTALL)
-    assert block, "the bootstrap has no github_variables output"
-    return set(re.findall(r"^\s+([A-Z][A-Z0-9_]+)\s+=", block.group(1), flags=re.MULTILINE)) | set(
-        re.findall(r"\{\s*([A-Z][A-Z0-9_]+)\s+=", block.group(1))
-    )
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_stage_has_its_tfvars(stage: str) -> None:
+    assert (REPO_ROOT / "terraform" / "stages" / f"{stage}.tfvars").is_file()
 
 
-def test_the_bootstrap_names_every_variable_the_workflows_read() -> None:
-    read = {name for document in workflows().values() for name in re.findall(r"vars\.([A-Z0-9_]+)", document.text)}
-    assert read <= bootstrap_github_variables(), f"not bootstrap outputs: {read - bootstrap_github_variables()}"
+def variables_read(job: dict) -> set[str]:
+    return set(re.findall(r"vars\.([A-Z0-9_]+)", str(job)))
 
 
-def test_the_docs_set_every_variable_the_workflows_read() -> None:
+def test_each_job_reads_only_the_variables_of_its_scope(all_runs: list[JobRun]) -> None:
+    """The bootstrap's github_variables sets each variable in one scope: the repository, or an environment.
+    A job sees the repository's and those of the environment it runs in, evaluated at each call site."""
+    scopes = bootstrap_variables()
+    by_environment = {environment: scope for scope, environment in bootstrap_environments().items()}
+    read_anywhere = set()
+    for run in all_runs:
+        visible = set(scopes["repository"])
+        if run.environment is not None:
+            visible |= scopes[by_environment[run.environment]]
+        read = variables_read(run.job)
+        assert read <= visible, f"{run.where} (environment {run.environment}) reads {sorted(read - visible)}"
+        read_anywhere |= read
+    assert read_anywhere == set().union(*scopes.values()), "a variable the bootstrap sets that nothing reads"
+
+
+def test_the_bootstrap_no_longer_sets_the_single_stage_variables() -> None:
+    assert not {"TF_STATE_KEY", "STACK_ENVIRONMENT", "AWS_PLAN_ROLE_ARN"} & bootstrap_variables()["repository"]
+
+
+def test_the_docs_set_every_variable_in_its_scope() -> None:
     deploy = (REPO_ROOT / "docs" / "deploy.md").read_text()
-    documented = set(re.findall(r"gh variable set ([A-Z0-9_]+)", deploy))
-    read = {name for document in workflows().values() for name in re.findall(r"vars\.([A-Z0-9_]+)", document.text)}
-    assert read <= documented, f"docs/deploy.md sets no {read - documented}"
+    documented: dict[str, set[str]] = {}
+    for name, scope in re.findall(r"gh variable set ([A-Z0-9_]+)(?: --env (\w+))?", deploy):
+        documented.setdefault(scope or "repository", set()).add(name)
+    environments = bootstrap_environments()
+    for scope, names in bootstrap_variables().items():
+        where = environments.get(scope, scope)
+        assert names <= documented.get(where, set()), (
+            f"docs/deploy.md sets no {names - documented.get(where, set())} in {where}"
+        )
 
 
-def effective_group(caller: Document, job: dict) -> str:
-    group = str(job.get("concurrency", {}).get("group", ""))
-    return group.replace("${{ github.workflow }}", caller.data["name"])
-
-
-def test_no_alias_move_shares_a_concurrency_group_with_another_workflow() -> None:
+def test_every_alias_mover_queues_in_a_group_of_its_own_stage_and_workflow(all_runs: list[JobRun]) -> None:
     """GitHub keeps one pending job per group and cancels it when another queues, whatever
-    cancel-in-progress says: a group shared with another workflow could drop a queued rollback or a gated
-    retrain's release."""
-    documents = workflows()
+    cancel-in-progress says: a group shared with another workflow or stage could drop a queued rollback or a
+    gated retrain's release, or hold staging behind production's reviewers."""
     groups = {}
-    for caller, defining, job_id in ALIAS_MOVERS:
-        job = documents[defining].jobs[job_id]
-        assert job["concurrency"]["cancel-in-progress"] is False, f"{defining}:{job_id}"
-        groups[caller] = effective_group(documents[caller], job)
-    assert all(groups.values()), groups
-    assert len(set(groups.values())) == len(groups), groups
+    for run in all_runs:
+        if run.document.name not in ("_release.yml", "rollback.yml"):
+            continue
+        assert run.job["concurrency"]["cancel-in-progress"] is False, run.where
+        key = (run.caller.name, run.caller_job) if run.document.name == "_release.yml" else (
+            run.caller.name, run.caller_job, run.inputs["stage"])  # fmt: skip
+        groups[key] = run.concurrency_group
+    assert groups == ALIAS_MOVERS
+    assert len(set(groups.values())) == len(groups)
 
 
 def test_the_docs_do_not_promise_that_nothing_is_cancelled() -> None:

@@ -12,7 +12,7 @@ import pytest
 from lambda_model import cli
 from lambda_release import image_check, rollout
 from tests.support.servers import REPO_ROOT
-from tests.workflows.conftest import Document, actions, steps_of, workflows
+from tests.workflows.conftest import Document, actions, bootstrap_environments, steps_of, workflows
 
 PARSERS = {"lambda_model": cli.build_parser, "lambda_release": rollout.build_parser}
 COMMAND = re.compile(r"python -m (lambda_model|lambda_release) ([a-z-]+)([^\n]*)")
@@ -66,6 +66,10 @@ def test_the_workflows_call_the_cli_at_all() -> None:
         ("lambda_model", "versions"),
         ("lambda_release", "deploy"),
         ("lambda_release", "rollback"),
+        ("lambda_release", "verify-alarms"),
+        ("lambda_release", "mark-staged"),
+        ("lambda_release", "check-staged"),
+        ("lambda_release", "check-newer-code"),
     } <= called
 
 
@@ -123,7 +127,7 @@ def test_terraform_outputs_read_by_the_workflows_exist() -> None:
         read |= set(re.findall(r"\.([a-z_]+)\.value\b", script))
         for loop in re.findall(r"for name in ([a-z_ ]+); do", script):
             read |= set(loop.split())
-    assert read >= {"ecr_repository_url", "model_store", "function_name", "endpoint_url", "api_key_id"}
+    assert read >= {"function_name", "alias_name", "endpoint_url", "api_key_id", "canary_alarm_names", "model_store"}
     assert read <= outputs, f"not terraform outputs: {read - outputs}"
 
 
@@ -145,31 +149,34 @@ def targets_outside_the_stack(scripts_: Iterable[tuple[str, str]]) -> dict[str, 
     return wrong
 
 
-def test_first_deploy_targets_resources_that_exist() -> None:
+def test_no_release_applies_part_of_a_stack() -> None:
+    """The registry and the model bucket are the bootstrap's: a release applies its stage's stack whole, and
+    any -target left in a script must name something the stack has."""
     targeted = {target for _, script in scripts() for target in re.findall(r"-target=([\w.]+)", script)}
-    assert targeted == {"aws_ecr_repository.this", "module.model_bucket"}
+    assert targeted == set()
     assert targets_outside_the_stack(scripts()) == {}
 
 
 def test_the_target_check_notices_a_wrong_address() -> None:
     """The check above is only as good as this: addresses that are not (or no longer) the stack's are reported."""
     stale = [
-        ("moved into module.model_bucket", "terraform apply -target=aws_s3_bucket.models -target=module.model_bucket"),
+        ("the bootstrap's registry", "terraform apply -target=aws_ecr_repository.images -target=aws_lambda_alias.live"),
         ("the bootstrap's module call", "terraform apply -target=module.state_bucket"),
     ]
     assert targets_outside_the_stack(stale) == {
-        "moved into module.model_bucket": {"aws_s3_bucket.models"},
+        "the bootstrap's registry": {"aws_ecr_repository.images"},
         "the bootstrap's module call": {"module.state_bucket"},
     }
 
 
 def test_environments_match_the_bootstrap_trust_policies() -> None:
-    variables = (REPO_ROOT / "terraform" / "bootstrap" / "variables.tf").read_text()
-    defaults = dict(re.findall(r'variable "(\w+_environment)" \{[^}]*?default\s*=\s*"([^"]+)"', variables))
-    assert defaults == {
-        "production_environment": "production",
-        "training_environment": "training",
-        "monitoring_environment": "monitoring",
+    """The workflows name each stage's environment by its stage key (environment: ${{ inputs.stage }}), so
+    the bootstrap's defaults must give each stage the GitHub environment of its own name."""
+    assert bootstrap_environments() == {
+        "staging": "staging",
+        "production": "production",
+        "training": "training",
+        "monitoring": "monitoring",
     }
 
 

@@ -8,17 +8,32 @@ from typing import Any
 
 import pytest
 
+from rehearsal.conditions import JobStatus, evaluate_condition
 from tests.support.servers import REPO_ROOT
-from tests.workflows.conftest import ACTIONS_DIR, WORKFLOWS_DIR, Document, actions, steps_of, workflows
+from tests.workflows.conftest import (
+    ACTIONS_DIR,
+    STAGES,
+    WORKFLOWS_DIR,
+    Document,
+    JobRun,
+    actions,
+    bootstrap_environments,
+    steps_of,
+    workflows,
+)
 
 PINNED_USES = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"#\s*v\d+\.\d+\.\d+\s*$")
 LOCAL_USES = "$/"
-ROLE_VARIABLES = {
-    "AWS_PLAN_ROLE_ARN": None,  # pull requests and main: no environment (OIDC sub pull_request / ref)
-    "AWS_DEPLOY_ROLE_ARN": "production",
-    "AWS_TRAIN_ROLE_ARN": "training",
-    "AWS_MONITOR_ROLE_ARN": "monitoring",
+# The roles a job may assume, by what names them: an environment's variable (the role of the environment the
+# job runs in) or, for the plan roles (pull requests and main: no environment, OIDC sub pull_request / ref),
+# the repository's STAGES entry of the job's stage.
+PLAN_ROLE = "STAGES plan_role_arn"
+ROLE_SCOPES = {
+    "AWS_DEPLOY_ROLE_ARN": STAGES,
+    "AWS_TRAIN_ROLE_ARN": ("training",),
+    "AWS_MONITOR_ROLE_ARN": ("monitoring",),
+    PLAN_ROLE: (None,),
 }
 REUSABLE = {"_checks.yml", "_plan.yml", "_release.yml"}
 
@@ -39,16 +54,31 @@ def called_workflow(job: dict[str, Any]) -> Document | None:
     return workflows()[uses.rsplit("/", 1)[1]]
 
 
+def role_assumed(step: dict[str, Any], job: dict[str, Any]) -> str:
+    """Which role a configure-aws-credentials step assumes: an AWS_*_ROLE_ARN variable, or the plan role of
+    STAGES (read through the job's env, so the ARN is written once)."""
+    value = step["with"]["role-to-assume"]
+    if through_env := re.fullmatch(r"\$\{\{ env\.(\w+) \}\}", value):
+        value = job.get("env", {}).get(through_env.group(1), "")
+    if variable := re.fullmatch(r"\$\{\{ vars\.(AWS_\w+_ROLE_ARN) \}\}", value):
+        return variable.group(1)
+    if re.fullmatch(
+        r"\$\{\{ fromJSON\(vars\.STAGES\)(\[inputs\.stage\]|\.(staging|production))\.plan_role_arn \}\}", value
+    ):
+        return PLAN_ROLE
+    raise AssertionError(f"role-to-assume {step['with']['role-to-assume']!r} names no known role")
+
+
 def assumes_role(job: dict[str, Any]) -> set[str]:
-    """The role variables a job (or the reusable workflow it calls) assumes through OIDC."""
+    """The roles a job (or the reusable workflow it calls) assumes through OIDC."""
     called = called_workflow(job)
     if called is not None:
         return set().union(*(assumes_role(inner) for inner in called.jobs.values()))
-    roles = set()
-    for step in job.get("steps", []):
-        if step.get("uses", "").startswith("aws-actions/configure-aws-credentials@"):
-            roles |= set(re.findall(r"vars\.(\w+)", step["with"]["role-to-assume"]))
-    return roles
+    return {
+        role_assumed(step, job)
+        for step in job.get("steps", [])
+        if step.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
+    }
 
 
 def environment_name(job: dict[str, Any]) -> str | None:
@@ -124,7 +154,7 @@ def test_write_permissions_are_few_and_explained(all_workflows: dict[str, Docume
         for scope, level in job["permissions"].items()
         if level == "write" and scope != "id-token"
     }
-    assert granted == {("pull-request.yml", "comment", "pull-requests")}
+    assert granted == {("pull-request.yml", "comment-staging", "pull-requests")}
     for document in all_workflows.values():
         for line in document.text.splitlines():
             if re.match(r"\s+[a-z-]+: (read|write)\s*(#.*)?$", line):
@@ -149,57 +179,108 @@ def test_callers_grant_what_reusable_workflows_ask_for(all_workflows: dict[str, 
 # --------------------------------------------------------------------------------------- environments
 
 
-def test_each_role_is_assumed_only_from_the_environment_its_trust_policy_names(
-    all_workflows: dict[str, Document],
-) -> None:
+def test_each_role_is_assumed_only_from_the_environment_its_trust_policy_names(all_runs: list[JobRun]) -> None:
+    """Evaluated at every call site: `environment: ${{ inputs.stage }}` is the stage its caller passes, and
+    each stage's deploy role trusts only its own stage's environment (the bootstrap's `stages`)."""
+    trusted = bootstrap_environments()
     seen = set()
-    for document in all_workflows.values():
-        for job_id, job in document.jobs.items():
-            if job.get("uses"):
-                continue
-            for role in assumes_role(job):
-                assert role in ROLE_VARIABLES, f"{document.name}:{job_id} assumes an unknown role {role}"
-                assert environment_name(job) == ROLE_VARIABLES[role], f"{document.name}:{job_id} ({role})"
-                seen.add(role)
-    assert seen == set(ROLE_VARIABLES)
-
-
-def test_production_is_reached_only_through_the_release_and_rollback_jobs(
-    all_workflows: dict[str, Document],
-) -> None:
-    production_jobs = {
-        (document.name, job_id)
-        for document in all_workflows.values()
-        for job_id, job in document.jobs.items()
-        if environment_name(job) == "production"
+    for run in all_runs:
+        for role in assumes_role(run.job):
+            scopes = ROLE_SCOPES[role]
+            environments = {None if scope is None else trusted[scope] for scope in scopes}
+            assert run.environment in environments, f"{run.where} assumes {role} in {run.environment}"
+            if role == "AWS_DEPLOY_ROLE_ARN":  # the stage's own role: its environment is its stage's
+                assert run.environment == trusted[run.inputs["stage"]], run.where
+            if role == PLAN_ROLE and "[inputs.stage]" in run.job["env"].get("PLAN_ROLE_ARN", ""):
+                assert run.inputs["stage"] in STAGES, run.where
+            seen.add((role, run.environment))
+    assert seen == {
+        ("AWS_DEPLOY_ROLE_ARN", trusted["staging"]),
+        ("AWS_DEPLOY_ROLE_ARN", trusted["production"]),
+        ("AWS_TRAIN_ROLE_ARN", trusted["training"]),
+        ("AWS_MONITOR_ROLE_ARN", trusted["monitoring"]),
+        (PLAN_ROLE, None),
     }
-    assert production_jobs == {("_release.yml", "release"), ("rollback.yml", "rollback")}
 
 
-def test_deploy_and_retrain_release_through_the_same_reusable_workflow(all_workflows: dict[str, Document]) -> None:
+def stage_runs(all_runs: list[JobRun], environment: str) -> set[tuple[str, str, str]]:
+    return {(run.caller.name, run.caller_job, run.document.name) for run in all_runs if run.environment == environment}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_stage_is_reached_only_through_the_release_and_rollback_jobs(all_runs: list[JobRun], stage: str) -> None:
+    """A stage's environment (so its deploy role) is entered by _release.yml called with that stage, by
+    deploy and retrain, and by rollback.yml's choice of that stage; by nothing else."""
+    assert stage_runs(all_runs, bootstrap_environments()[stage]) == {
+        ("deploy.yml", f"release-{stage}", "_release.yml"),
+        ("retrain.yml", f"release-{stage}", "_release.yml"),
+        ("rollback.yml", "rollback", "rollback.yml"),
+    }
+
+
+def test_the_stage_is_an_expression_evaluated_at_every_call_site(all_runs: list[JobRun]) -> None:
+    """`environment: ${{ inputs.stage }}` must get a literal stage from every caller: one computed from
+    anything else could name an environment the reviewer did not expect."""
+    release = workflows()["_release.yml"].jobs["release"]
+    assert release["environment"]["name"] == "${{ inputs.stage }}"
+    assert workflows()["rollback.yml"].jobs["rollback"]["environment"] == "${{ inputs.stage }}"
+    stages = [run.inputs["stage"] for run in all_runs if run.document.name in ("_release.yml", "rollback.yml")]
+    assert sorted(stages) == sorted([*STAGES, *STAGES, *STAGES])
+    rollback_stage = workflows()["rollback.yml"].triggers["workflow_dispatch"]["inputs"]["stage"]
+    assert rollback_stage["type"] == "choice"
+    assert set(rollback_stage["options"]) == set(STAGES)
+
+
+def test_deploy_and_retrain_release_through_both_stages(all_workflows: dict[str, Document]) -> None:
+    """Production gets staging's outputs, never a model or a build of its own."""
     for name in ("deploy.yml", "retrain.yml"):
-        release = all_workflows[name].jobs["release"]
-        assert release["uses"] == f"{LOCAL_USES}.github/workflows/_release.yml", name
-    assert all_workflows["retrain.yml"].jobs["release"]["with"] == {
-        "model-uri": "${{ needs.train.outputs.uri }}",
-        "promote-version": "${{ needs.train.outputs.version }}",
-        "promote-if-pointer": "${{ needs.train.outputs.pointer-tag }}",
+        for stage in STAGES:
+            job = all_workflows[name].jobs[f"release-{stage}"]
+            assert job["uses"] == f"{LOCAL_USES}.github/workflows/_release.yml", name
+            assert job["with"]["stage"] == stage
+    staged = {
+        "image-uri": "${{ needs.release-staging.outputs.image-uri }}",
+        "model-version": "${{ needs.release-staging.outputs.model-version }}",
     }
-    train = all_workflows["retrain.yml"].jobs["train"]
-    # The pointer the gate judged reaches the promotion, so a rollback in between is not overwritten.
+    deploy = all_workflows["deploy.yml"].jobs
+    assert deploy["release-staging"]["with"] == {"stage": "staging"}, "deploy ships the promoted model"
+    assert deploy["release-production"]["with"] == {
+        "stage": "production",
+        **staged,
+        "model-pointer-tag": "${{ needs.release-staging.outputs.model-pointer-tag }}",
+    }
+    assert deploy["release-production"]["if"] == "needs.release-staging.outputs.image-uri != ''"
+    retrain = all_workflows["retrain.yml"].jobs
+    assert retrain["release-staging"]["with"] == {"stage": "staging", "model-uri": "${{ needs.train.outputs.uri }}"}
+    assert retrain["release-production"]["with"] == {
+        "stage": "production",
+        **staged,
+        # Production's pointer as the gate judged it: checked before anything changes, and the promotion's
+        # compare-and-set, so a rollback or promotion in between is not overwritten.
+        "model-pointer-tag": "${{ needs.train.outputs.pointer-tag }}",
+        "promote-version": "${{ needs.train.outputs.version }}",
+        "allow-older-code": "${{ inputs.allow-older-code }}",
+    }
+    train = retrain["train"]
     assert train["outputs"]["pointer-tag"] == "${{ steps.gate.outputs.pointer-tag }}"
     gate_step = next(step for step in train["steps"] if step.get("id") == "gate")
     assert '--pointer-tag-output "$GITHUB_OUTPUT"' in gate_step["run"]
-    assert "with" not in all_workflows["deploy.yml"].jobs["release"], "deploy ships the promoted model"
 
 
-def test_pull_requests_and_drift_plan_through_the_same_reusable_workflow(
-    all_workflows: dict[str, Document],
-) -> None:
-    for name in ("pull-request.yml", "drift.yml"):
-        assert all_workflows[name].jobs["plan"]["uses"] == f"{LOCAL_USES}.github/workflows/_plan.yml", name
-    assert all_workflows["pull-request.yml"].jobs["checks"]["uses"].endswith("/_checks.yml")
-    assert all_workflows["deploy.yml"].jobs["checks"]["uses"].endswith("/_checks.yml")
+def test_pull_requests_and_drift_plan_through_the_same_reusable_workflow(all_runs: list[JobRun]) -> None:
+    """Pull requests plan staging only: production's plan role does not trust pull_request, and its state can
+    hold the API key's value. The drift check plans each stage in a job of its own (no matrix)."""
+    plans = {
+        (run.caller.name, run.caller_job, run.inputs["stage"]) for run in all_runs if run.document.name == "_plan.yml"
+    }
+    assert plans == {
+        ("pull-request.yml", "plan-staging", "staging"),
+        ("drift.yml", "plan-staging", "staging"),
+        ("drift.yml", "plan-production", "production"),
+    }
+    for name in ("pull-request.yml", "deploy.yml"):
+        assert workflows()[name].jobs["checks"]["uses"].endswith("/_checks.yml")
+    assert not any("strategy" in job for document in workflows().values() for job in document.jobs.values())
 
 
 def test_the_checks_run_every_make_target_that_ci_runs(all_workflows: dict[str, Document]) -> None:
@@ -237,10 +318,13 @@ def needs_of(job: dict[str, Any]) -> set[str]:
 
 
 def test_job_order(all_workflows: dict[str, Document]) -> None:
-    assert needs_of(all_workflows["deploy.yml"].jobs["release"]) == {"checks"}
-    assert needs_of(all_workflows["retrain.yml"].jobs["release"]) == {"train"}
-    assert needs_of(all_workflows["pull-request.yml"].jobs["comment"]) == {"plan"}
-    assert needs_of(all_workflows["drift.yml"].jobs["report"]) == {"plan"}
+    deploy, retrain = all_workflows["deploy.yml"].jobs, all_workflows["retrain.yml"].jobs
+    assert needs_of(deploy["release-staging"]) == {"checks"}
+    assert needs_of(deploy["release-production"]) == {"release-staging"}
+    assert needs_of(retrain["release-staging"]) == {"train"}
+    assert needs_of(retrain["release-production"]) == {"train", "release-staging"}
+    assert needs_of(all_workflows["pull-request.yml"].jobs["comment-staging"]) == {"plan-staging"}
+    assert needs_of(all_workflows["drift.yml"].jobs["report"]) == {"plan-staging", "plan-production"}
     for document in all_workflows.values():
         for job_id, job in document.jobs.items():
             assert needs_of(job) <= set(document.jobs), f"{document.name}:{job_id} needs an unknown job"
@@ -253,24 +337,106 @@ def step_index(job: dict[str, Any], pattern: str) -> int:
     raise AssertionError(f"no step matches {pattern!r}")
 
 
-def test_the_release_builds_applies_rolls_then_promotes(all_workflows: dict[str, Document]) -> None:
+def test_the_release_checks_builds_applies_rolls_verifies_then_marks_or_promotes(
+    all_workflows: dict[str, Document],
+) -> None:
     release = all_workflows["_release.yml"].jobs["release"]
+    assert (
+        "inputs.stage" in release["steps"][0]["name"].lower()
+        or release["steps"][0]["name"] == "Refuse an unknown stage"
+    )
     order = [
+        step_index(release, r"case \"\$STAGE\" in"),
         step_index(release, r"configure-aws-credentials@"),
         step_index(release, r"/actions/build-image"),
-        step_index(release, r"terraform -chdir=terraform apply -input=false -auto-approve -lock-timeout=10m$"),
+        step_index(release, r"lambda_release check-staged"),
+        step_index(release, r"--pointer-tag-output \"\$recorded\""),
+        step_index(release, r"lambda_release check-newer-code"),
+        step_index(release, r"terraform -chdir=terraform apply -input=false -auto-approve -lock-timeout=10m"),
         step_index(release, r"lambda_release deploy"),
+        step_index(release, r"lambda_release verify-alarms"),
+        step_index(release, r"lambda_release mark-staged"),
         step_index(release, r"lambda_model promote"),
     ]
     assert order == sorted(order), order
-    rollout = release["steps"][order[3]]
+    assert order[0] == 0, "the stage is checked before anything else"
+    rollout = release["steps"][order[7]]
     assert "tests/integration" in rollout["run"]
     assert rollout["env"]["ENDPOINT_URL"] == "${{ steps.stack.outputs.endpoint-url }}"
     # The live tests must pass an API key when the stack requires one; the key is masked first.
     key_step = release["steps"][step_index(release, r"get-api-key")]
     assert "::add-mask::" in key_step["run"]
-    assert step_index(release, r"get-api-key") < order[3]
-    assert rollout["env"]["API_KEY"] == f"${{{{ steps.{key_step['id']}.outputs.value }}}}"
+    assert step_index(release, r"get-api-key") < order[7]
+    for step in (rollout, release["steps"][order[8]]):
+        assert step["env"]["API_KEY"] == f"${{{{ steps.{key_step['id']}.outputs.value }}}}"
+    # The promotion is the compare-and-set against the pointer production checked before it started.
+    promote = release["steps"][order[10]]
+    assert promote["env"]["IF_POINTER"] == "${{ inputs.model-pointer-tag }}"
+    assert '--if-pointer "$IF_POINTER"' in promote["run"]
+
+
+# Outputs a successful release's steps write that the conditions compare with a literal; any other output a
+# step that ran writes is some non-empty value, and a step that did not run writes none.
+SUCCESSFUL_OUTPUTS = {"steps.rollout.outputs.status": "live"}
+BUILDS = re.compile(r"/actions/build-image|amazon-ecr-login@|docker (build|push)|buildx")
+
+
+def steps_that_run(inputs: dict[str, str], outputs: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The release job's steps a successful run with these inputs runs, its `if:`s evaluated in order as
+    GitHub does (the rehearsal's evaluator): a step's outputs exist only once it ran."""
+    job = workflows()["_release.yml"].jobs["release"]
+    referenced = set(re.findall(r"steps\.[\w-]+\.outputs\.[\w-]+", str(job)))
+    context = {f"inputs.{name}": value for name, value in inputs.items()}
+    ran = []
+    for step in job["steps"]:
+        if evaluate_condition(step.get("if"), context, JobStatus()):
+            ran.append(step)
+            for name in referenced:
+                if step.get("id") and name.startswith(f"steps.{step['id']}.outputs."):
+                    context[name] = {**SUCCESSFUL_OUTPUTS, **(outputs or {})}.get(name, "written")
+    return ran
+
+
+def script_of(step: dict[str, Any]) -> str:
+    return step.get("run", "") + step.get("uses", "")
+
+
+@pytest.mark.parametrize("promote", ["", "20260101T000000Z-abc"])
+def test_the_production_path_never_builds_and_checks_before_it_changes_anything(promote: str) -> None:
+    ran = [script_of(step) for step in steps_that_run({"stage": "production", "promote-version": promote})]
+    assert not [script for script in ran if BUILDS.search(script)], "production deploys staging's digest"
+    assert not [script for script in ran if "mark-staged" in script], "only staging may record a pass"
+    guards = ["lambda_release check-staged", '--pointer-tag-output "$recorded"', "lambda_release check-newer-code"]
+    changes = [index for index, script in enumerate(ran) if "terraform -chdir=terraform apply" in script]
+    assert changes, "production applies its stack"
+    for guard in guards:
+        (index,) = [index for index, script in enumerate(ran) if guard in script]
+        assert index < changes[0], f"{guard} runs after the apply"
+    assert any("lambda_release deploy" in script for script in ran)
+    assert any("lambda_model promote" in script for script in ran) == bool(promote)
+
+
+def test_the_staging_path_builds_verifies_and_marks_the_digest_staged() -> None:
+    ran = [script_of(step) for step in steps_that_run({"stage": "staging", "promote-version": ""})]
+    assert any("/actions/build-image" in script for script in ran)
+    assert not [script for script in ran if "check-staged" in script or "lambda_model promote" in script]
+    indexes = {
+        what: [index for index, script in enumerate(ran) if what in script]
+        for what in ("lambda_release deploy", "lambda_release verify-alarms", "lambda_release mark-staged")
+    }
+    assert all(len(found) == 1 for found in indexes.values()), indexes
+    deploy, alarms, marked = (found[0] for found in indexes.values())
+    assert deploy < alarms < marked, "the digest is marked only once everything else passed"
+
+
+def test_staging_marks_nothing_when_its_rollout_failed_and_ships_nothing_without_a_model() -> None:
+    staging = {"stage": "staging", "promote-version": ""}
+    failed = [script_of(step) for step in steps_that_run(staging, {"steps.rollout.outputs.status": "rolled-back"})]
+    assert not [script for script in failed if "mark-staged" in script or "verify-alarms" in script]
+    # An empty store: nothing built, so the image step (which copies the build's outputs) names none.
+    empty = {"steps.model.outputs.uri": "", "steps.image.outputs.uri": ""}
+    shipped = [script_of(step) for step in steps_that_run(staging, empty)]
+    assert not [script for script in shipped if BUILDS.search(script) or "terraform -chdir=terraform apply" in script]
 
 
 def test_retrain_gates_before_anything_is_released(all_workflows: dict[str, Document]) -> None:
@@ -332,15 +498,17 @@ def test_every_job_that_runs_has_a_timeout(all_workflows: dict[str, Document]) -
 
 
 def test_shared_state_is_changed_one_run_at_a_time(all_workflows: dict[str, Document]) -> None:
-    for name in ("pull-request.yml", "deploy.yml", "retrain.yml", "drift.yml"):
+    for name in ("pull-request.yml", "retrain.yml", "drift.yml"):
         assert "group" in all_workflows[name].data["concurrency"], name
-    assert all_workflows["deploy.yml"].data["concurrency"]["cancel-in-progress"] is False
     assert all_workflows["retrain.yml"].data["concurrency"]["cancel-in-progress"] is False
-    # What moves the production alias is never cancelled halfway; each workflow queues on its own group
+    # deploy.yml has no group of its own: its stage jobs queue per stage, so a newer merge can pass staging
+    # while an older one waits for production's reviewers.
+    assert "concurrency" not in all_workflows["deploy.yml"].data
+    # What moves a stage's alias is never cancelled halfway; each stage and workflow queues on its own group
     # (test_stack_wiring: a shared group would drop a pending rollback or retrain release).
     expected = {
-        "_release.yml": ("release", "production-${{ github.workflow }}"),
-        "rollback.yml": ("rollback", "production-rollback"),
+        "_release.yml": ("release", "${{ inputs.stage }}-${{ github.workflow }}"),
+        "rollback.yml": ("rollback", "${{ inputs.stage }}-rollback"),
     }
     for name, (job_id, group) in expected.items():
         assert all_workflows[name].jobs[job_id]["concurrency"] == {"group": group, "cancel-in-progress": False}
@@ -402,10 +570,12 @@ def test_no_stored_keys_or_secrets() -> None:
 
 
 def test_roles_and_region_come_from_variables() -> None:
-    for where, step in all_steps():
-        if step.get("uses", "").startswith("aws-actions/configure-aws-credentials@"):
-            assert re.fullmatch(r"\$\{\{ vars\.AWS_\w+_ROLE_ARN \}\}", step["with"]["role-to-assume"]), where
-            assert step["with"]["aws-region"] == "${{ vars.AWS_REGION }}", where
+    for document in workflows().values():
+        for job_id, job in document.jobs.items():
+            for step in job.get("steps", []):
+                if step.get("uses", "").startswith("aws-actions/configure-aws-credentials@"):
+                    assert role_assumed(step, job) in ROLE_SCOPES, f"{document.name}:{job_id}"
+                    assert step["with"]["aws-region"] == "${{ vars.AWS_REGION }}", f"{document.name}:{job_id}"
 
 
 def test_no_expression_inside_a_shell_script() -> None:

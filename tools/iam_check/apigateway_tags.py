@@ -56,6 +56,16 @@ class ResourceTags:
             api_keys={key["id"]: dict(key.get("tags") or {}) for key in _items(apigateway, "get_api_keys")},
         )
 
+    def including(self, newer: ResourceTags) -> ResourceTags:
+        """These resources and `newer`'s, `newer` winning for one in both: a recording read more than once (say
+        before each judgement) keeps the tags of what a destroy has deleted since."""
+        return ResourceTags(
+            rest_apis={**self.rest_apis, **newer.rest_apis},
+            stages={**self.stages, **newer.stages},
+            usage_plans={**self.usage_plans, **newer.usage_plans},
+            api_keys={**self.api_keys, **newer.api_keys},
+        )
+
     def of(self, path: str) -> Tags:
         """The tags AWS evaluates a request on `path` against, inherited ones included."""
         if path.rstrip("/") in COLLECTIONS:

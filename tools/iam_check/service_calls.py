@@ -54,6 +54,7 @@ PASSES_ROLE = {"lambda:CreateFunction", "lambda:UpdateFunctionConfiguration"}
 # IAM operations whose request names the boundary it sets; on any other operation on a role the
 # iam:PermissionsBoundary key is the boundary the role already carries.
 SETS_BOUNDARY = {"CreateRole", "PutRolePermissionsBoundary"}
+BOUNDARY_KEY = "iam:PermissionsBoundary"
 # JSON-protocol services: SigV4 signing name → IAM prefix, and the body member naming the resource.
 JSON_SERVICES = {"ecr": ("ecr", "repositoryName"), "logs": ("logs", "logGroupName")}
 
@@ -112,6 +113,13 @@ def lambda_operation(method: str, url: str) -> tuple[str, dict[str, str], dict[s
 def _action_formats(prefix: str, action: str) -> tuple[str, ...]:
     """The resource ARN formats of an action in the Service Authorization Reference; () if it is unknown."""
     return tuple(entry["resource_arn_format"] for entry in get_action_data(prefix, action).get(prefix, []))
+
+
+@cache
+def _condition_keys(prefix: str, action: str) -> frozenset[str]:
+    """The condition keys the Service Authorization Reference lists for an action, over its resource types."""
+    entries = get_action_data(prefix, action).get(prefix, [])
+    return frozenset(key for entry in entries for key in entry.get("condition_keys") or [])
 
 
 def _checked(prefix: str, action: str) -> tuple[str, bool]:
@@ -294,7 +302,10 @@ def iam_service_requests(call: RecordedCall, account: str, observed: Observed) -
     boundary = form.get("PermissionsBoundary") if name in SETS_BOUNDARY else observed.boundaries.get(role)
     if name in SETS_BOUNDARY and boundary:
         observed.boundaries[role] = boundary
-    request = Request(action, role, {"iam:PermissionsBoundary": boundary} if boundary else {})
+    # Only the actions whose Service Authorization Reference entry lists the key carry it (GetRolePolicy does
+    # not): a condition on it must not hold, or fail, on a request AWS evaluates without it.
+    carried = boundary and BOUNDARY_KEY in _condition_keys("iam", name)
+    request = Request(action, role, {BOUNDARY_KEY: boundary} if carried else {})
     tags = _tags(form)
     yield _with_request_tags(request, tags)
     yield from _tagged_on_create(request, tags)

@@ -158,6 +158,22 @@ def is_ancestor_or_equal(older: str, newer: str, repository: str = ".") -> bool:
     )
 
 
+def uncontained_code(image: Image, commits: Sequence[str], commit: str, repository: str) -> str:
+    """Why the live image's code may not be in `commit` ("" when one of its commits is an ancestor or equal).
+    Code that cannot be placed (no commit tag, a commit the checkout lacks) is never in it."""
+    if not commits:
+        return f"the live image {image.uri} has no <commit>-<model> tag: which code it holds is unknown"
+    try:
+        if any(is_ancestor_or_equal(live_commit, commit, repository) for live_commit in commits):
+            return ""
+    except StageCheckError as error:
+        return str(error)
+    return (
+        f"production's live image {image.uri} holds commit {', '.join(commits)}, which {commit} does not "
+        "contain: releasing would roll its code back"
+    )
+
+
 def check_newer_code(
     ecr: Any, live: dict[str, str], commit: str, allow_older_code: bool = False, repository: str = "."
 ) -> dict[str, str]:
@@ -168,17 +184,12 @@ def check_newer_code(
     image = served_image(live)
     commits = image_commits(image_tags(ecr, image))
     facts = {"live_version": live.get("version", ""), "live_image": image.uri, "commit": commit}
-    if not commits:
-        problem = f"the live image {image.uri} has no <commit>-<model> tag: which code it holds is unknown"
-    elif any(is_ancestor_or_equal(live_commit, commit, repository) for live_commit in commits):
-        return {**facts, "live_commit": ",".join(commits), "verdict": "no newer code live"}
-    else:
-        problem = (
-            f"production's live image {image.uri} holds commit {', '.join(commits)}, which {commit} does not "
-            "contain: releasing would roll its code back"
-        )
+    facts["live_commit"] = ",".join(commits)
+    problem = uncontained_code(image, commits, commit, repository)
+    if not problem:
+        return {**facts, "verdict": "no newer code live"}
     if allow_older_code:
-        return {**facts, "live_commit": ",".join(commits), "verdict": f"allowed: {problem}"}
+        return {**facts, "verdict": f"allowed: {problem}"}
     raise StageCheckRefused(
         f"{problem}. Release from a newer commit (merge main into the change, or retrain from main), or pass "
         "allow-older-code if rolling the code back is what you mean"

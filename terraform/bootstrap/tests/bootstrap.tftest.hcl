@@ -147,7 +147,11 @@ run "plan_roles_are_read_only_and_own_their_stage" {
     error_message = "The plan roles cannot read model or data objects."
   }
   assert {
-    condition     = !strcontains(aws_iam_role_policy.github["staging-plan"].policy, "lambda-model-prod") || alltrue([for s in jsondecode(aws_iam_role_policy.github["staging-plan"].policy).Statement : s.Effect == "Deny" || contains(["ListState"], s.Sid) || !anytrue([for r in s.Resource : strcontains(r, "lambda-model-prod") && !strcontains(r, "tfstate-123456789012")])])
+    condition = alltrue(flatten([
+      for s in jsondecode(aws_iam_role_policy.github["staging-plan"].policy).Statement : [
+        for r in s.Resource : !strcontains(r, "lambda-model-prod") || startswith(r, "arn:aws:s3:::lambda-model-prod-tfstate-123456789012") if s.Effect == "Allow"
+      ]
+    ]))
     error_message = "Staging's plan role names no production resource (the shared state bucket aside)."
   }
 }
@@ -165,6 +169,20 @@ run "deploy_roles_trust_only_their_environment" {
       for role in aws_iam_role.github : strcontains(role.assume_role_policy, "*")
     ])
     error_message = "No trust policy uses a wildcard subject."
+  }
+}
+
+run "only_production_plan_reads_image_tags" {
+  assert {
+    condition = {
+      for key in ["staging-plan", "production-plan"] : key => [
+        for s in jsondecode(aws_iam_role_policy.github[key].policy).Statement : [s.Action, s.Resource] if s.Sid == "ReadImageTags"
+      ]
+      } == {
+      staging-plan    = []
+      production-plan = [[["ecr:DescribeImages"], ["arn:aws:ecr:eu-central-1:123456789012:repository/lambda-model"]]]
+    }
+    error_message = "drift.yml's skew check (production's plan role, main only) may look up the live digest's tags, nothing else of the registry."
   }
 }
 
@@ -637,4 +655,12 @@ run "rejects_invalid_variables" {
   }
 
   expect_failures = [var.github_repository, var.github_repository_id, var.image_repository_name, var.model_bucket_name]
+}
+
+run "importing_needs_the_single_stage_names" {
+  command = plan
+  variables {
+    import_single_stage_registry = true
+  }
+  expect_failures = [var.import_single_stage_registry]
 }
