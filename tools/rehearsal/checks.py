@@ -87,12 +87,14 @@ class Checks:
         else:
             repository_url, _, tag = image_uri.rpartition(":")
             image_id = {"imageTag": tag}
-        details = self.client("ecr").describe_images(
-            repositoryName=repository_url.split("/", 1)[1], imageIds=[image_id]
-        )["imageDetails"]
-        if len(details) != 1:
-            raise StageFailed(f"the registry holds {len(details)} images named {image_uri}")
-        return details[0]
+        ecr = self.client("ecr")
+        try:
+            details = ecr.describe_images(repositoryName=repository_url.split("/", 1)[1], imageIds=[image_id])
+        except ecr.exceptions.ImageNotFoundException:
+            raise StageFailed(f"the registry holds no image named {image_uri}") from None
+        if len(details["imageDetails"]) != 1:
+            raise StageFailed(f"the registry holds {len(details['imageDetails'])} images named {image_uri}")
+        return details["imageDetails"][0]
 
     def digest(self, image_uri: str) -> str:
         return self.image_details(image_uri)["imageDigest"]
