@@ -22,19 +22,14 @@ from __future__ import annotations
 import json
 import time
 import traceback
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from lambda_model.registry.artifact import baseline_of, signature_of
 from lambda_model.registry.s3_store import S3Store
 from lambda_model.registry.store import NO_POINTER
-from lambda_model.training.data import load_dataset
+from rehearsal import traffic
 from rehearsal.checks import (
     Checks,
     Footprint,
@@ -98,11 +93,6 @@ def handler(event, context):
 """
 HANDLER_SOURCE = Path("app/lambda_model/serving/handler.py")
 MONITOR_STEP = "Judge the served model's drift from its metrics"
-# Traffic per monitor run: above the monitor's 500-record minimum, in full batches (the API's limit is 100).
-MONITOR_RECORDS, MONITOR_BATCH = 600, 100
-# The shifted traffic moves the signature's first feature by this many training standard deviations: with the
-# unshifted records still in the window, the measured PSI is ~0.7 for any iris feature (drift from 0.25).
-MONITOR_SHIFT_STDS = 2.0
 
 
 @dataclass
@@ -429,52 +419,16 @@ class Life:
         runs["production"] += f"; {SKEW_JOB}: its live digest is staged ({', '.join(tags)})"
         return Played("both stages as their Terraform says; no stage skew", log, runs)
 
-    def send_traffic(self, records: list[dict[str, float]]) -> None:
-        """POST /predict through production's API Gateway stand-in, in full batches, as clients do."""
-        if PRODUCTION.github_environment not in self.github.apis:
-            raise StageFailed("no production release has served the API yet: there is nothing to send traffic to")
-        api, url = self.github.apis[PRODUCTION.github_environment]
-        headers = {"Content-Type": "application/json"}
-        if any(route.api_key_required for route in api.routes):
-            headers["x-api-key"] = sorted(api.api_keys)[0]
-        for start in range(0, len(records), MONITOR_BATCH):
-            body = json.dumps(records[start : start + MONITOR_BATCH]).encode()
-            # The stand-in's own http:// URL, never a caller's.
-            request = urllib.request.Request(f"{url}/predict", data=body, headers=headers, method="POST")  # noqa: S310
-            try:
-                with urllib.request.urlopen(request, timeout=30):  # noqa: S310
-                    pass
-            except urllib.error.HTTPError as error:
-                raise StageFailed(f"POST /predict answered {error.code}: {error.read()[:300]!r}") from None
-
-    def monitor_traffic(self) -> tuple[list[dict[str, float]], list[dict[str, float]], str]:
-        """Records resampled from the served model's training data, and the same records with the signature's
-        first feature shifted by MONITOR_SHIFT_STDS of its training standard deviations (from the baseline)."""
-        store = S3Store(self.github.variables["MODEL_BUCKET"], "models", client=self.machine.client("s3"))
-        version = store.current_version()
-        if version is None:
-            raise StageFailed("no model is promoted: there is no served model to monitor")
-        metadata = store.read_metadata(version)
-        signature, baseline = signature_of(metadata), baseline_of(metadata)
-        if baseline is None:
-            raise StageFailed(f"model {version} has no baseline: the handler writes no bins to monitor")
-        data = load_dataset(metadata["data"]["source"], metadata["data"]["label_column"])
-        rows = data.features[np.random.default_rng(16).integers(0, len(data.features), MONITOR_RECORDS)]
-        rows = rows[:, [data.feature_names.index(name) for name in signature.names]]
-        shifted = rows.copy()
-        shifted[:, 0] += MONITOR_SHIFT_STDS * baseline.features[0].std
-
-        def as_records(matrix: np.ndarray) -> list[dict[str, float]]:
-            return [dict(zip(signature.names, map(float, row), strict=True)) for row in matrix]
-
-        return as_records(rows), as_records(shifted), signature.names[0]
-
     def model_monitor(self) -> Played:
         """monitor.yml after traffic through production's API: records resampled from the training data pass
         the monitor; after as many again with one feature shifted, the run fails with drift on that feature.
         GetMetricData is answered from the handler's EMF lines by rehearsal.emf_metrics (moto extracts no EMF)."""
-        unshifted, shifted, feature = self.monitor_traffic()
-        self.send_traffic(unshifted)
+        if PRODUCTION.github_environment not in self.github.apis:
+            raise StageFailed("no production release has served the API yet: there is nothing to send traffic to")
+        api = self.github.apis[PRODUCTION.github_environment]
+        store = S3Store(self.github.variables["MODEL_BUCKET"], "models", client=self.machine.client("s3"))
+        unshifted, shifted, feature = traffic.monitor_records(store)
+        traffic.send(api, unshifted)
         passing = self.github.play("monitor.yml")
         summary = passing.job("monitor").stdout()
         log = f"{passing.log()}\n{summary}"
@@ -482,7 +436,7 @@ class Life:
             raise StageFailed(f"the monitor did not pass {len(unshifted)} resampled training records\n{log}")
         if "EMF stand-in" not in log:
             raise StageFailed(f"the monitor's GetMetricData was not answered by the EMF stand-in\n{log}")
-        self.send_traffic(shifted)
+        traffic.send(api, shifted)
         failing = self.github.play("monitor.yml")
         log += "\n" + failing.log()
         job = failing.job("monitor")
@@ -492,7 +446,7 @@ class Life:
         reported = report_in_summary(job, self.machine.workspace / "build" / "monitor-report", log, charts=False)
         return Played(
             f"{len(unshifted)} resampled records: no drift; {len(shifted)} more with {feature} "
-            f"+{MONITOR_SHIFT_STDS:g} std: the monitor failed with drift on {feature} "
+            f"+{traffic.MONITOR_SHIFT_STDS:g} std: the monitor failed with drift on {feature} "
             f"(GetMetricData from the handler's EMF lines, by the stand-in); {reported}",
             log,
         )
