@@ -115,6 +115,9 @@ def record_stack(
     recorder.start()
     run(*init)
     run("plan", "-input=false", "-no-color", "-lock-timeout=10m", "-detailed-exitcode", var_file, codes=(0, 2))
+    if stage != STAGING:
+        # drift.yml's skew job runs with production's plan role: the digest production serves carries -staged.
+        staged.check_staged(ecr, staged.Image.parse(image_uri))
     plan = recorder.stop()
 
     attempts = while_deployed(endpoint, recorder, stage) if while_deployed else []

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from rehearsal.conditions import JobStatus, UnsupportedExpression, evaluate_condition, evaluate_expression
 from rehearsal.steps import EXPRESSION
 from tests.workflows.conftest import actions, steps_of, workflows
 
+# vars.STAGES as the bootstrap writes it (its github_variables output): the workflows read it with fromJSON().
+STAGES = json.dumps(
+    {
+        "staging": {"plan_role_arn": "arn:aws:iam::1:role/s-plan", "state_key": "p/staging/terraform.tfstate"},
+        "production": {"plan_role_arn": "arn:aws:iam::1:role/p-plan", "state_key": "p/live/terraform.tfstate"},
+    }
+)
 FAILED = JobStatus(failed=True)
 CANCELLED = JobStatus(cancelled=True)
 OK = JobStatus()
@@ -67,7 +76,7 @@ def test_every_condition_in_the_workflows_can_be_read():
     conditions += [job["if"] for document in workflows().values() for job in document.jobs.values() if "if" in job]
     assert conditions
     for condition in conditions:
-        evaluate_condition(condition, {}, OK)
+        evaluate_condition(condition, {"vars.STAGES": STAGES}, OK)
 
 
 @pytest.mark.parametrize(
@@ -93,10 +102,35 @@ def test_every_condition_in_the_workflows_can_be_read():
         ),
         ("inputs.repository != ''", {}, "false"),
         ("inputs.repository == ''", {}, "true"),
+        # fromJSON: a property by name, by an expression's value, in any case, and null for a missing one
+        ("fromJSON(vars.STAGES).staging.plan_role_arn", {"vars.STAGES": STAGES}, "arn:aws:iam::1:role/s-plan"),
+        (
+            "fromJSON(vars.STAGES)[inputs.stage].state_key",
+            {"vars.STAGES": STAGES, "inputs.stage": "production"},
+            "p/live/terraform.tfstate",
+        ),
+        ("fromJSON(vars.STAGES).PRODUCTION['plan_role_arn']", {"vars.STAGES": STAGES}, "arn:aws:iam::1:role/p-plan"),
+        ("fromJSON(vars.STAGES)[inputs.stage].state_key", {"vars.STAGES": STAGES, "inputs.stage": "qa"}, ""),
+        ("fromJSON(vars.STAGES).qa == ''", {"vars.STAGES": STAGES}, "true"),  # null prints as ''
+        ('fromJSON(\'["a", "b"]\')[1]', {}, "b"),
+        ("fromJSON('[\"a\"]')[3]", {}, ""),
+        ("fromJSON('true') && 'yes' || 'no'", {}, "yes"),
+        ("fromJSON('0') && 'yes' || 'no'", {}, "no"),  # 0 is false
+        ("fromJSON('2')", {}, "2"),
+        ("toJSON(fromJSON('{\"a\": 1}'))", {}, '{\n  "a": 1\n}'),
+        # a context value's `.` is part of its name; a property of text is null
+        ("(inputs.stage).name", {"inputs.stage": "staging"}, ""),
     ],
 )
 def test_expressions_give_values(expression, context, value):
     assert evaluate_expression(expression, context) == value
+
+
+@pytest.mark.parametrize("expression", ["fromJSON(vars.STAGES)", "fromJSON('{')", "fromJSON(vars.STAGES)[inputs.x"])
+def test_what_github_would_fail_on_fails_here(expression):
+    """fromJSON of '' (an unset variable) or of broken JSON fails the step on GitHub: here too, with the text."""
+    with pytest.raises(UnsupportedExpression, match=r"fromJSON|brackets"):
+        evaluate_expression(expression, {"vars.STAGES": "" if "x" not in expression else STAGES})
 
 
 def test_every_expression_in_the_workflows_can_be_read():
@@ -106,4 +140,4 @@ def test_every_expression_in_the_workflows_can_be_read():
         # Found by the rehearsal's own pattern, so every `${{` it would meet is checked, none skipped.
         assert len(expressions) == document.text.count("${{"), document.name
         for expression in expressions:
-            evaluate_expression(expression, {})
+            evaluate_expression(expression, {"vars.STAGES": STAGES})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rehearsal.job import Job, NotRehearsable
+from rehearsal.job import Job, NotRehearsable, oidc_subject
 
 WORKFLOW = """
 name: example
@@ -16,7 +16,27 @@ on:
   workflow_call:
     inputs:
       who: {type: string, default: world}
+      stage: {type: string, default: ""}
 jobs:
+  release:
+    runs-on: ubuntu-24.04
+    environment:
+      name: ${{ inputs.stage }}
+      url: https://example.com
+    steps: [{run: "true"}]
+  plan:
+    runs-on: ubuntu-24.04
+    environment: production
+    env:
+      ROLE: ${{ format('role-{0}', inputs.who) }}
+    steps:
+      - name: Remember
+        run: echo "LATER=from $ROLE" >> "$GITHUB_ENV"
+      - name: Read the env context
+        id: read
+        uses: $/.github/actions/greet
+        with:
+          who: ${{ env.ROLE }} and ${{ env.LATER }}
   greet:
     runs-on: ubuntu-24.04
     env:
@@ -130,3 +150,27 @@ def test_what_a_stand_in_did_during_a_step_is_noted_on_that_step(workspace: Path
     notes = {record.name: record.note for record in played.records}
     assert notes["Check out"] == "the workspace; stood in for a call"
     assert notes["Remember"] == ""
+
+
+@pytest.mark.parametrize(
+    ("job_id", "inputs", "environment", "subject"),
+    [
+        ("release", {"stage": "staging"}, "staging", "repo:o/r:environment:staging"),
+        ("release", {"stage": "production"}, "production", "repo:o/r:environment:production"),
+        ("release", {}, None, "repo:o/r:ref:refs/heads/main"),  # a name that evaluates to '' is none
+        ("plan", {}, "production", "repo:o/r:environment:production"),  # a literal name
+        ("greet", {}, None, "repo:o/r:ref:refs/heads/main"),
+    ],
+)
+def test_the_environment_name_is_evaluated_under_the_inputs(workspace, job_id, inputs, environment, subject):
+    """`environment: name: ${{ inputs.stage }}` (the release's): the stage's variables and OIDC subject."""
+    played = Job(str(workspace / "example.yml"), job_id, workspace, {}, {}, {}).with_inputs(inputs)
+    assert played.environment == environment
+    assert oidc_subject("repo:o/r", played.environment) == subject
+
+
+def test_the_env_context_holds_the_job_env_and_what_steps_wrote_to_github_env(workspace):
+    played = Job(str(workspace / "example.yml"), "plan", workspace, {"PATH": "/usr/bin:/bin"}, {}, {})
+    assert played.with_inputs({"who": "octo"}).run()
+    assert played.output("read", "said") == " role-octo and from role-octo!"  # GREETING is the other job's
+    assert "env.PATH" not in played.context  # the runner's variables are not the env context

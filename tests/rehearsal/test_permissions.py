@@ -57,8 +57,11 @@ def read_through_proxy(endpoint: str, audit: RoleAudit, key_id: str, keys: tuple
 def test_each_call_is_judged_by_the_policies_of_the_role_that_signed_it(roles: str):
     audit = RoleAudit(local_client(roles, "iam"), "123456789012", endpoint="")
     audit.session("AKIDREADER", "reader")
+    start = audit.mark()
     read_through_proxy(roles, audit, "AKIDREADER", ("a/x", "b/x", "c/x"))
+    middle = audit.mark()
     read_through_proxy(roles, audit, "ADMIN", ("c/x",))  # not a pipeline role's: not judged
+    assert (audit.roles_since(start), audit.roles_since(middle)) == ({"reader"}, set())
     counted, denied = audit.judge()
     assert counted == {"reader": 6}  # GetObject and ListBucket each
     denials = [(denial.role, denial.action, denial.resource) for denial in denied]

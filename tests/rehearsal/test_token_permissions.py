@@ -79,9 +79,17 @@ def test_every_job_of_the_workflows_gets_the_tokens_its_steps_need(workflow):
             require(grants, "contents", "read", f"{called}:{job.get('name')}", "it cannot check out")
 
 
-def test_the_release_job_loses_its_oidc_token_when_the_caller_does_not_grant_it():
+@pytest.mark.parametrize(("caller", "other"), [("release-staging", "release-production"),
+                                               ("release-production", "release-staging")])  # fmt: skip
+def test_the_release_job_loses_its_oidc_token_when_the_caller_does_not_grant_it(caller, other):
+    """deploy.yml calls _release.yml once per stage: each call's job holds what its own caller granted."""
     deploy = copy.deepcopy(workflow_data("deploy.yml"))
-    del deploy["jobs"]["release"]["permissions"]["id-token"]
-    release = [grants for called, _, grants in jobs_granted("deploy.yml", deploy) if called == "_release.yml"]
-    assert release
-    assert all(grants["id-token"] == "none" for grants in release)
+    del deploy["jobs"][caller]["permissions"]["id-token"]
+
+    def release_grants(job_id: str) -> list[dict]:
+        only = {**deploy, "jobs": {job_id: deploy["jobs"][job_id]}}
+        return [grants for called, _, grants in jobs_granted("deploy.yml", only) if called == "_release.yml"]
+
+    assert release_grants(caller)
+    assert all(grants["id-token"] == "none" for grants in release_grants(caller))
+    assert all(grants["id-token"] == "write" for grants in release_grants(other))

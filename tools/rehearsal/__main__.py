@@ -10,21 +10,35 @@ import time
 from pathlib import Path
 
 from rehearsal import stages
+from rehearsal.github import RELEASE_INPUTS
 from rehearsal.servers import MOTO_OVER_HTTPS, moto_server
-from rehearsal.stages import RELEASE_INPUTS, Outcome, Rehearsal, play
+from rehearsal.stages import Life, Outcome, play
 from rehearsal.steps import REPO_ROOT
 
 BUILD_DIR = REPO_ROOT / "build"
 
 
-def line(outcome: Outcome) -> str:
-    if outcome.status == "not rehearsed":
-        return f"{outcome.stage}: not rehearsed: {outcome.detail}"
-    return f"{outcome.stage}: {outcome.status}: {outcome.detail}"
+def lines(outcome: Outcome) -> list[str]:
+    """The stage's line, then one per deploy stage its runs went through ("  merge / staging: ...")."""
+    took = f" ({outcome.seconds:.0f}s)" if outcome.status != "not rehearsed" else ""
+    return [
+        f"{outcome.stage}{took}: {outcome.status}: {outcome.detail}",
+        *(f"  {outcome.stage} / {run}: {detail}" for run, detail in outcome.runs.items()),
+    ]
+
+
+def rows(outcome: Outcome) -> list[str]:
+    def cell(text: str) -> str:
+        return text.replace("|", "/")
+
+    return [
+        f"| {outcome.stage} | | {outcome.status} | {outcome.seconds:.0f}s | {cell(outcome.detail)} |",
+        *(f"| | {run} | {outcome.status} | | {cell(detail)} |" for run, detail in outcome.runs.items()),
+    ]
 
 
 def summary(outcomes: list[Outcome], seconds: float) -> str:
-    rows = [f"| {o.stage} | {o.status} | {o.detail.replace('|', '/')} |" for o in outcomes]
+    table = [row for outcome in outcomes for row in rows(outcome)]
     details = [f"\n### {o.stage}\n\n```\n{o.log}\n```" for o in outcomes if o.log]
     return "\n".join(
         [
@@ -37,12 +51,13 @@ def summary(outcomes: list[Outcome], seconds: float) -> str:
             "for bucket policies; published versions keep their code; an unchanged image publishes no version;",
             "a function's image must exist in ECR; a function reads back as written; plus CloudWatch Logs query",
             "definitions, which moto lacks. The release's canary waits",
-            f"{float(RELEASE_INPUTS['canary-minutes']) * 60:g} seconds instead of 10 minutes. No Docker image is built "
-            "or pushed, and nothing reaches AWS or GitHub.",
+            f"{float(RELEASE_INPUTS['canary-minutes']) * 60:g} seconds instead of 10 minutes, staging's alarm-wiring "
+            f"check {float(RELEASE_INPUTS['alarm-check-minutes']) * 60:g} seconds instead of 2. No Docker image is "
+            "built or pushed, and nothing reaches AWS or GitHub.",
             "",
-            "| stage | outcome | detail |",
-            "|---|---|---|",
-            *rows,
+            "| stage | deploy stage | outcome | time | detail |",
+            "|---|---|---|---|---|",
+            *table,
             *details,
             "",
         ]
@@ -53,13 +68,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rehearsal", description=__doc__)
     parser.add_argument("--summary", type=Path, default=BUILD_DIR / "rehearsal.md", help="markdown summary to write")
     parser.add_argument("--workspace", type=Path, default=BUILD_DIR / "rehearsal", help="checkout copy to play in")
+    parser.add_argument(
+        "--until",
+        choices=[stage for stage, _ in stages.STAGES],
+        default="",
+        help="stop after this stage (while working on one; `make rehearse` plays them all)",
+    )
     arguments = parser.parse_args(argv)
     started = time.monotonic()
     with (
         moto_server(arguments.workspace.parent / "rehearsal-moto.log", MOTO_OVER_HTTPS) as endpoint,
-        Rehearsal.running(endpoint, arguments.workspace) as rehearsal,
+        Life.running(endpoint, arguments.workspace) as life,
     ):
-        outcomes = play(rehearsal, lambda outcome: print(line(outcome), flush=True))
+        outcomes = play(life, lambda outcome: print("\n".join(lines(outcome)), flush=True), arguments.until)
     seconds = time.monotonic() - started
     arguments.summary.parent.mkdir(parents=True, exist_ok=True)
     arguments.summary.write_text(summary(outcomes, seconds))

@@ -8,7 +8,9 @@ Dockerfile and this stand-in cannot drift apart silently.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import shlex
 import shutil
@@ -107,9 +109,40 @@ def _stand_in_command(words: list[str], staged: dict[str, Path]) -> list[str]:
     raise ValueError(f"the stand-in cannot run `RUN {shlex.join(words)}`")
 
 
-def assemble(stage: str, task_root: Path, model_dir: Path, context: Path = APP_DIR) -> TaskRoot:
+def _cached_install(words: list[str], staged: dict[str, Path], task_root: Path, installs: Path) -> bool:
+    """`RUN pip install --target <task root> -r FILE` from `installs`, a folder of earlier installs keyed by the
+    command and the requirement file's content (hashes pinned, so the same key is the same files): installed
+    there once, then hard-linked into the task root (its files are never written afterwards). False when
+    the RUN is not such an install."""
+    if words[:2] != ["pip", "install"] or "--target" not in words or "-r" not in words:
+        return False
+    if words[words.index("--target") + 1] != str(task_root):
+        return False
+    requirements = staged.get(words[words.index("-r") + 1])
+    if requirements is None:
+        return False
+    key = hashlib.sha256(
+        "\0".join([sys.version, *(word for word in words if word != str(task_root)), requirements.read_text()]).encode()
+    ).hexdigest()[:32]
+    cached = installs / key
+    if not cached.exists():
+        partial = installs / f"{key}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        command = _stand_in_command([str(partial) if word == str(task_root) else word for word in words], staged)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"RUN {shlex.join(words)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+        partial.rename(cached)
+    shutil.copytree(cached, task_root, dirs_exist_ok=True, copy_function=os.link)
+    return True
+
+
+def assemble(
+    stage: str, task_root: Path, model_dir: Path, context: Path = APP_DIR, installs: Path | None = None
+) -> TaskRoot:
     """Carry out `stage` of `context`'s Dockerfile into `task_root`; the build context's model/ is taken
-    from `model_dir`."""
+    from `model_dir`. `installs`: a folder to keep the stage's pip installs in and reuse them from (the
+    rehearsal builds the same requirements several times)."""
     environment: dict[str, str] = {}
     handler = ""
     task_root.mkdir(parents=True, exist_ok=True)
@@ -136,6 +169,8 @@ def assemble(stage: str, task_root: Path, model_dir: Path, context: Path = APP_D
                 else:
                     shutil.copy2(origin, destination)
         elif keyword == "RUN":
+            if installs is not None and _cached_install(shlex.split(rest), staged, task_root, installs):
+                continue
             command = _stand_in_command(shlex.split(rest), staged)
             result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
             if result.returncode != 0:  # its output only then: pip's notes would drown the caller's

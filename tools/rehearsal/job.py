@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ class StepRecord:
     outcome: str  # success, failure, skipped, substituted
     note: str = ""
     run: StepRun | None = None
+    seconds: float = 0.0
 
 
 # A `uses:` substitute gets the job and the step's `with:` values; it returns a note for the log, or a note
@@ -68,8 +70,18 @@ class Job:
 
     @property
     def environment(self) -> str | None:
+        """The job's GitHub environment. Its name may be an expression (`name: ${{ inputs.stage }}`): GitHub
+        evaluates it under the job's inputs before it picks the environment's variables and the OIDC subject,
+        so set the inputs first. A name that evaluates to '' is no environment."""
         environment = self.definition.get("environment")
-        return environment.get("name") if isinstance(environment, dict) else environment
+        name = environment.get("name") if isinstance(environment, dict) else environment
+        return (evaluate(str(name), self.context) or None) if name else None
+
+    def set_env(self, values: Mapping[str, str]) -> None:
+        """Variables for the steps' processes and the `env` context of their expressions (`${{ env.X }}`).
+        The runner's own variables (self.env's PATH, credentials) are not in that context, as on GitHub."""
+        self.env.update(values)
+        self.context.update({f"env.{name}": value for name, value in values.items()})
 
     def with_inputs(self, inputs: Mapping[str, str | bool]) -> Job:
         """inputs.* from the workflow_call defaults, overridden by `inputs` (booleans as GitHub prints them)."""
@@ -81,9 +93,9 @@ class Job:
 
     def run(self) -> bool:
         """Every step in order; True when the job succeeded."""
-        self.env.update(
-            {name: evaluate(value, self.context) for name, value in (self.definition.get("env") or {}).items()}
-        )
+        # The env context: the workflow's env, then the job's (each evaluated in turn), then GITHUB_ENV's.
+        for declared in (workflow_data(self.workflow).get("env"), self.definition.get("env")):
+            self.set_env({name: evaluate(value, self.context) for name, value in (declared or {}).items()})
         self.status = self.run_steps(self.definition["steps"], self.context, prefix="")
         return not self.status.failed
 
@@ -96,13 +108,18 @@ class Job:
                 self.records.append(StepRecord(name, "skipped"))
                 continue
             settings = {key: evaluate(value, context) for key, value in (step.get("with") or {}).items()}
+            started = time.monotonic()
             if "uses" in step:
                 outcome, outputs = self.use(name, step["uses"], settings, context)
             else:
                 run = run_step(step, self.workspace, context, self.env, inherit_env=False)
                 outcome, outputs = ("success" if run.returncode == 0 else "failure"), run.outputs
                 self.records.append(StepRecord(name, outcome, run=run))
-                self.env.update(parse_outputs((self.workspace / ".github-github_env").read_text()))
+                written = parse_outputs((self.workspace / ".github-github_env").read_text())
+                self.set_env(written)
+                context.update({f"env.{name}": value for name, value in written.items()})
+            if "uses" not in step or not step["uses"].startswith(LOCAL_ACTION_PREFIXES):
+                self.records[-1].seconds = time.monotonic() - started  # a composite's own steps have theirs
             notes = self.step_notes() if self.step_notes is not None else []
             if notes:
                 record = self.records[-1]
@@ -146,7 +163,9 @@ class Job:
     def log(self) -> str:
         lines = []
         for record in self.records:
-            lines.append(f"- {record.outcome:<11} {record.name}{f' ({record.note})' if record.note else ''}")
+            # Steps of a second or more show how long they took: where the rehearsal's time goes.
+            took = f" [{record.seconds:.0f}s]" if record.seconds >= 1 else ""
+            lines.append(f"- {record.outcome:<11} {record.name}{took}{f' ({record.note})' if record.note else ''}")
             if record.run and record.outcome == "failure":
                 lines.append(f"  stdout: {record.run.stdout[-3000:]!s}\n  stderr: {record.run.stderr[-3000:]!s}")
         return "\n".join(lines)

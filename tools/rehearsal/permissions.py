@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from iam_check.apigateway_tags import ResourceTags
 from iam_check.evaluator import Decision, Policy, Request, evaluate
 from iam_check.recording import RecordedCall
 from iam_check.service_calls import Observed, iam_requests
@@ -41,6 +42,9 @@ class RoleAudit:
     iam: Any  # a boto3 IAM client talking to moto directly
     account: str
     endpoint: str  # the proxy's URL, to turn a request target back into the URL the caller used
+    # An API Gateway client talking to moto directly: API Gateway requests name resources by generated IDs, so
+    # their tags (which the stages' isolation conditions read) come from what moto holds when they are judged.
+    apigateway: Any = None
     sessions: dict[str, str] = field(default_factory=dict)  # access key id -> role name
     calls: list[tuple[str, RecordedCall]] = field(default_factory=list)
     judged: int = 0
@@ -57,10 +61,23 @@ class RoleAudit:
         with self.lock:
             self.calls.append((key, call))
 
+    def mark(self) -> int:
+        """A point in the recording, for roles_since."""
+        with self.lock:
+            return len(self.calls)
+
+    def roles_since(self, mark: int) -> set[str]:
+        """The pipeline roles that made calls since `mark` (e.g. "did production's role act meanwhile?")."""
+        with self.lock:
+            keys = {key for key, _ in self.calls[mark:]}
+        return {self.sessions[key] for key in keys if key in self.sessions}
+
     def judge(self) -> tuple[Counter, list[Denial]]:
         """The requests of the calls recorded since the last judgement, per role, and those denied."""
         with self.lock:
             calls, self.judged = self.calls[self.judged :], len(self.calls)
+        if self.apigateway is not None:
+            self.observed.apigateway = ResourceTags.read(self.apigateway)
         counted: Counter = Counter()
         denied: list[Denial] = []
         policies: dict[str, tuple[list[Policy], Policy | None]] = {}

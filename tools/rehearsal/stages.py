@@ -1,82 +1,85 @@
-"""The documented life of the repository, stage by stage, against one moto server (docs/deploy.md).
+"""The documented life of the repository, stage by stage, against one moto server (docs/deploy.md): two
+deploy stages, staging and production, from the same Terraform with their own state keys, roles and GitHub
+environments; one image digest through both.
 
-Each stage runs whole workflows (rehearsal.workflow) from their YAML. What has no local equivalent is
-replaced, and every replacement says what it does in the job's log:
-- checkout and setup: the workspace (a copy of this checkout) and `make setup`'s virtualenvs;
-- configure-aws-credentials: assume-role-with-web-identity with the OIDC subject the job would present,
-  checked against the role's trust policy first (moto checks none);
-- Docker: the build's serving stage is assembled without Docker (rehearsal.image) and pushed to moto's ECR
-  as a manifest; Lambda runs the handler from that assembled stage (rehearsal.lambda_service), as the PR
-  smoke test does;
-- API Gateway: the stage is served on 127.0.0.1 from the API moto keeps (rehearsal.gateway), and the live
-  tests are pointed there;
+Each stage runs whole workflows from their YAML (rehearsal.github plays them on rehearsal.machine). What has
+no local equivalent is replaced, and every replacement says what it does in the job's log:
+- checkout, setup, configure-aws-credentials (the OIDC subject of the job's evaluated environment, checked
+  against the role's trust policy), Docker (the serving stage assembled without Docker and pushed to moto's
+  ECR as a manifest), API Gateway (each stage's API served on 127.0.0.1), upload-artifact: rehearsal.github;
 - CloudWatch's metric extraction from EMF and GetMetricData's statistics: answered from the lines the handler
   wrote by rehearsal.emf_metrics, which says so in the monitor job's log;
-- Lambda's own metrics (Invocations, Errors, Duration by ExecutedVersion), which the canary reads: counted per
-  invocation by the Lambda stand-in and answered by the same stand-in, which says so in the release job's log.
+- Lambda's own metrics (Invocations, Errors, Duration by ExecutedVersion), which the canary and the
+  alarm-wiring check read: counted per invocation by the Lambda stand-in and answered by the same stand-in.
 After each stage, the AWS calls its jobs made are judged against the policies of the role that made them
-(rehearsal.permissions): moto enforces no IAM, so this is where a missing permission shows.
+(rehearsal.permissions): moto enforces no IAM, so this is where a missing permission shows. What a stage
+claims about a deploy stage it did not touch is a comparison of that stage's footprint (alias, versions,
+code, API deployments, Terraform state object version) before and after (rehearsal.checks).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import subprocess
+import time
 import traceback
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from lambda_model.registry.artifact import baseline_of, signature_of
 from lambda_model.registry.s3_store import S3Store
 from lambda_model.registry.store import NO_POINTER
-from lambda_model.training.data import load_dataset
-from rehearsal import emf_metrics, gateway, image
-from rehearsal.job import Job, oidc_subject, unsigned_token
-from rehearsal.lambda_service import LambdaService
-from rehearsal.permissions import RoleAudit
-from rehearsal.proxy import ProxiedRequest, Reply, proxy_to
-from rehearsal.servers import local_client
-from rehearsal.steps import REPO_ROOT, workflow_data
-from rehearsal.terraform import cli_config, find_mirror, plugin_cache_dir, provider_override, s3_backend_override
-from rehearsal.token_permissions import MissingGrant, require
-from rehearsal.workflow import WorkflowRun, play_workflow
+from rehearsal import traffic
+from rehearsal.checks import (
+    Checks,
+    Footprint,
+    failed_steps,
+    jobs_in,
+    parse_stages,
+    release_job,
+    report_in_summary,
+    rollout_outputs,
+)
+from rehearsal.github import GITHUB_OWNER_ID, GITHUB_REPOSITORY, GITHUB_REPOSITORY_ID, RELEASE_INPUTS, GitHub
+from rehearsal.job import Job
+from rehearsal.machine import REGION, Machine, StageFailed
+from rehearsal.token_permissions import MissingGrant
+from rehearsal.workflow import WorkflowRun
 
-REGION = "eu-central-1"
-ACCOUNT = "123456789012"  # moto's
-# A repository created after 2026-07-15: its tokens carry the immutable subject (owner@ID/name@ID).
-GITHUB_REPOSITORY = "octo-org/lambda-model"
-GITHUB_OWNER_ID = "1001"
-GITHUB_REPOSITORY_ID = "2002"
-REPOSITORY_SUBJECT = f"repo:octo-org@{GITHUB_OWNER_ID}/lambda-model@{GITHUB_REPOSITORY_ID}"
 # Not the defaults, so that a workflow that forgets to pass them misses the bootstrap's roles.
 NAME_PREFIX = "rehearsal"
-ENVIRONMENT = "live"
+
+
+@dataclass(frozen=True)
+class DeployStage:
+    key: str  # the bootstrap's `stages` key, the workflows' `stage` input
+    environment: str  # the stack's TF_VAR_environment
+    github_environment: str
+
+    @property
+    def stack_name(self) -> str:
+        return f"{NAME_PREFIX}-{self.environment}"
+
+
+STAGING = DeployStage("staging", "staging", "staging")
+# Production's stack environment is not the default "prod" either, for the same reason as NAME_PREFIX.
+PRODUCTION = DeployStage("production", "live", "production")
+DEPLOY_STAGES = (STAGING, PRODUCTION)
+# The GitHub variable scopes the bootstrap must write (staging-contract.md): repository, each stage's
+# environment, training and monitoring.
+VARIABLE_SCOPES = ("repository", STAGING.github_environment, PRODUCTION.github_environment, "training", "monitoring")
+STAGED_SUFFIX = "-staged"
+# _release.yml's "Send synthetic traffic and check the alarms see the new version" (staging).
+ALARM_CHECK_OUTPUTS = "steps.alarms.outputs."
+# drift.yml's job that checks production's live digest carries staging's tag.
+SKEW_JOB = "skew"
+
 # Leaves larger than the data set: trees that never split, one class for every flower. The gate must refuse it.
 WEAK_PARAMETERS = "min_samples_leaf=1000"
 GATE_STEP = "Gate against production on the same hold-out"
-ROLLOUT_STEP = "Check the new version before traffic, canary it under the alarms, roll back on failure"
-# The release's canary is 10 minutes by default; the rehearsal's lasts 6 seconds (one alarm check either side).
-# To see the new version in so short a window it gets half the traffic, and the synthetic traffic is faster:
-# ~10 requests a second through the API Gateway stand-in give it ~30 invocations, 5 required.
-RELEASE_INPUTS = {
-    "canary-minutes": "0.1",
-    "canary-share": "0.5",
-    "canary-requests-per-second": "10",
-    "min-canary-invocations": "5",
-}
-# deploy.yml's checks job is `make lint` + `make test`, which CI runs on this very commit.
-NOT_PLAYED = {"checks": "make lint and make test, which CI runs itself"}
 # A merge that breaks the stage root (where the seed's curl posts) but not /predict or /health. The
-# pre-traffic check calls every route of the route table, so it stops the version before any traffic moves.
+# pre-traffic check calls every route of the route table, so it stops the version in staging, before any
+# traffic moves and before production is reached at all.
 BROKEN_ROOT_ROUTE = """
 
 # Injected by the rehearsal's "failing release" stage.
@@ -90,17 +93,15 @@ def handler(event, context):
 """
 HANDLER_SOURCE = Path("app/lambda_model/serving/handler.py")
 MONITOR_STEP = "Judge the served model's drift from its metrics"
-# Traffic per monitor run: above the monitor's 500-record minimum, in full batches (the API's limit is 100).
-MONITOR_RECORDS, MONITOR_BATCH = 600, 100
-# The shifted traffic moves the signature's first feature by this many training standard deviations: with the
-# unshifted records still in the window, the measured PSI is ~0.7 for any iris feature (drift from 0.25).
-MONITOR_SHIFT_STDS = 2.0
-# What the workflows run from the checkout besides app/ and terraform/ (copied: the build writes app/model).
-CHECKOUT_LINKS = (".venv", ".github", "tests", "tools", "pyproject.toml", "Makefile", "requirements")
 
 
-class StageFailed(AssertionError):
-    pass
+@dataclass
+class Played:
+    """What a stage did: one line for it, one per deploy stage its runs went through, and the runs' log."""
+
+    detail: str
+    log: str = ""
+    runs: dict[str, str] = field(default_factory=dict)  # deploy stage key -> what happened there
 
 
 @dataclass
@@ -109,530 +110,367 @@ class Outcome:
     status: str  # ok, FAILED, not rehearsed
     detail: str
     log: str = ""
+    runs: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0  # how long it took, so the rehearsal's time stays visible stage by stage
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A deploy stage's footprint and the audit's position when the watch began."""
+
+    life: Life
+    stage: DeployStage
+    before: Footprint
+    mark: int
+
+    def verify(self, log: str) -> str:
+        """The stage's footprint is as it was and its roles made no call since; one line saying so."""
+        changes = self.before.changes(self.life.footprint(self.stage))
+        # The stage's roles are named after its stack (<prefix>-<environment>-github-plan|deploy).
+        acted = sorted(
+            role for role in self.life.machine.audit.roles_since(self.mark) if role.startswith(self.stage.stack_name)
+        )
+        if changes or acted:
+            raise StageFailed(f"{self.stage.key} changed: {changes}; its roles {acted} made calls\n{log}")
+        version, etag = self.before.state_object
+        return (
+            f"alias {self.before.alias[0]} {dict(self.before.alias[1]) or '(no canary weights)'}, versions "
+            f"{','.join(self.before.versions)}, API deployment {self.before.api[1]} and state object version "
+            f"{version or '-'} (ETag {etag}) unchanged; {self.stage.stack_name}-github-deploy made no call"
+        )
 
 
 @dataclass
-class Rehearsal:
-    """One empty moto account, one checkout copy, and what each stage leaves for the next."""
+class Life:
+    """The stages, played in order on one machine; each leaves the account for the next."""
 
-    endpoint: str  # what the workflows call: the proxy in front of moto
-    moto_endpoint: str
-    workspace: Path
-    service: LambdaService
-    audit: RoleAudit
-    metrics: emf_metrics.EmfMetrics
-    scopes: dict[str, dict[str, str]] = field(default_factory=dict)  # GitHub variables by scope
-    commits: int = 0
-    run_number: int = 0
-    gateways: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
-    api: tuple[gateway.Api, str] | None = None  # the last release's API and the URL serving it
+    machine: Machine
+    github: GitHub
 
-    # -- the machine ------------------------------------------------------------------------------
     @classmethod
-    @contextlib.contextmanager
-    def running(cls, moto_endpoint: str, workspace: Path) -> Iterator[Rehearsal]:
-        workspace = workspace.resolve()  # terraform and the jobs run with other working directories
-        if workspace.exists():
-            shutil.rmtree(workspace)
-        workspace.mkdir(parents=True)
-        for name in CHECKOUT_LINKS:
-            (workspace / name).symlink_to(REPO_ROOT / name)
-        shutil.copytree(REPO_ROOT / "app", workspace / "app", ignore=shutil.ignore_patterns("model", "__pycache__"))
-        shutil.copytree(
-            REPO_ROOT / "terraform",
-            workspace / "terraform",
-            ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*_override.tf", "*.tfplan", "tests"),
-        )
-        service = LambdaService(
-            local_client(moto_endpoint, "lambda"), local_client(moto_endpoint, "ecr"), workspace / "containers"
-        )
-        audit = RoleAudit(local_client(moto_endpoint, "iam"), ACCOUNT, endpoint="")
-        metrics = emf_metrics.EmfMetrics(
-            emf_metrics.log_lines(workspace / "containers"), lambda_metrics=service.lambda_metrics
-        )
-
-        def handle(request: ProxiedRequest, ask_moto: Callable[[], Reply]) -> Reply:
-            audit.record(request)
-            return metrics.handle(request, lambda: service.handle(request, ask_moto))
-
-        with proxy_to(moto_endpoint, handle) as endpoint:
-            audit.endpoint = endpoint
-            (workspace / "terraform" / "moto_override.tf").write_text(
-                s3_backend_override(endpoint) + provider_override(endpoint, static_credentials=False)
-            )
-            (workspace / "terraform" / "bootstrap" / "moto_override.tf").write_text(provider_override(endpoint))
-            (workspace / "terraformrc").write_text(cli_config(find_mirror(), plugin_cache_dir()))
-            rehearsal = cls(endpoint, moto_endpoint, workspace, service, audit, metrics)
+    @contextmanager
+    def running(cls, moto_endpoint: str, workspace: Path) -> Iterator[Life]:
+        with Machine.running(moto_endpoint, workspace) as machine:
+            github = GitHub(machine)
             try:
-                with rehearsal.gateways:
-                    yield rehearsal
+                yield cls(machine, github)
             finally:
-                service.stop()
+                github.close()
 
     @property
-    def sha(self) -> str:
-        return f"{self.commits:040x}"
+    def checks(self) -> Checks:
+        variables = self.github.variables
+        return Checks(self.machine, variables["MODEL_BUCKET"], variables["TF_STATE_BUCKET"])
 
-    def runner_env(self) -> dict[str, str]:
-        """A fresh runner: no credentials or TF_ variables of the caller, AWS calls sent to moto."""
-        keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "SSL_CERT_FILE", "XDG_CACHE_HOME")
-        env = {name: os.environ[name] for name in keep if name in os.environ}
-        env["PATH"] = f"{REPO_ROOT / '.venv' / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}"
-        env.update(
-            AWS_ENDPOINT_URL=self.endpoint,
-            TF_CLI_CONFIG_FILE=str(self.workspace / "terraformrc"),
-            TF_IN_AUTOMATION="1",
-            TF_INPUT="0",
-            CHECKPOINT_DISABLE="1",
-            GITHUB_ACTIONS="true",
-            GITHUB_SHA=self.sha,
-            GITHUB_REF="refs/heads/main",
-            GITHUB_REPOSITORY=GITHUB_REPOSITORY,
-            GITHUB_RUN_ID=str(1000 + self.run_number),
-        )
-        return env
+    def state_key(self, stage: DeployStage) -> str:
+        return parse_stages(self.github.variables["STAGES"])[stage.key]["state_key"]
 
-    def admin_env(self) -> dict[str, str]:
-        return {
-            **self.runner_env(),
-            "AWS_ACCESS_KEY_ID": "admin",
-            "AWS_SECRET_ACCESS_KEY": "admin",
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-        }
+    def footprint(self, stage: DeployStage) -> Footprint:
+        return self.checks.footprint(stage.stack_name, self.state_key(stage))
 
-    def client(self, service: str) -> Any:
-        return local_client(self.moto_endpoint, service)
+    def watch(self, stage: DeployStage) -> Watch:
+        """From now on, `stage` must not change (see Watch.verify)."""
+        return Watch(self, stage, self.footprint(stage), self.machine.audit.mark())
 
-    @property
-    def variables(self) -> dict[str, str]:
-        return self.scopes.get("repository", {})
-
-    # -- a workflow run -----------------------------------------------------------------------------
-    def play(self, workflow: str, inputs: Mapping[str, str] | None = None) -> WorkflowRun:
-        self.run_number += 1
-        # The github context is the run's: a called workflow's jobs see the caller's name and run id.
-        context = {
-            "github.run_id": str(1000 + self.run_number),
-            "github.workflow": workflow_data(workflow)["name"],
-            "github.sha": self.sha,
-            "github.ref": "refs/heads/main",
-            "github.repository": GITHUB_REPOSITORY,
-            **{f"vars.{name}": value for name, value in self.variables.items()},
-        }
-        return play_workflow(workflow, self.make_job, inputs, context, NOT_PLAYED)
-
-    def make_job(self, workflow: str, job_id: str, inputs: Mapping[str, str]) -> Job:
-        if workflow == "_release.yml":
-            inputs = {**inputs, **RELEASE_INPUTS}
-        job = Job(
-            workflow,
-            job_id,
-            self.workspace,
-            self.runner_env(),
-            {},
-            self.actions(),
-            after_step=self.after_step,
-            step_notes=self.metrics.take_notes,
-        )
-        # A job sees the repository's variables and those of its environment only.
-        visible = {**self.variables, **self.scopes.get(job.environment or "", {})}
-        job.context.update({f"vars.{name}": value for name, value in visible.items()})
-        return job.with_inputs(inputs)
-
-    def actions(self) -> dict[str, Callable[[Job, dict[str, str]], str]]:
-        return {
-            "actions/checkout@": self.check_out,
-            "actions/setup-python@": lambda job, settings: f"Python of {REPO_ROOT / '.venv'}",
-            "/.github/actions/setup": lambda job, settings: "make setup's virtualenvs and the local terraform",
-            "hashicorp/setup-terraform@": lambda job, settings: "the local terraform",
-            "aws-actions/configure-aws-credentials@": self.assume_role,
-            "aws-actions/amazon-ecr-login@": lambda job, settings: "moto's registry needs no docker login",
-            "docker/setup-buildx-action@": lambda job, settings: "no builder: the stage is assembled without Docker",
-            "docker/build-push-action@": self.build_and_push,
-            "actions/upload-artifact@": self.keep_artifact,
-        }
-
-    def keep_artifact(self, job: Job, settings: dict[str, str]) -> tuple[str, dict[str, str]]:
-        """upload-artifact: the files stay in the workspace, and artifact-url names them there (GitHub's names
-        the artifact's page), so what a summary links can be checked to exist."""
-        path = settings.get("path", "")
-        matches = sorted(self.workspace.glob(path)) if path else []
-        if not matches:  # GitHub warns and uploads nothing (if-no-files-found: warn, the default)
-            return f"{path} matches no file: nothing kept", {}
-        target = matches[0] if len(matches) == 1 and "*" not in path else matches[0].parent
-        return f"{path} stays in the workspace", {"artifact-url": target.as_uri()}
-
-    def check_out(self, job: Job, settings: dict[str, str]) -> str:
-        """actions/checkout: the workspace already is the checkout, if GitHub would let the job read it."""
-        require(job.permissions, "contents", "read", job.job_id, "actions/checkout cannot read the repository")
-        return "the workspace is the checkout"
-
-    def assume_role(self, job: Job, settings: dict[str, str]) -> str:
-        """configure-aws-credentials: the job's OIDC token exchanged for the role's session. GitHub issues
-        the token only to a job granted `id-token: write`; moto checks no trust policy, so the subject is
-        checked against the role's here, as STS would."""
-        role_arn, region = settings.get("role-to-assume", ""), settings.get("aws-region", "")
-        if not role_arn or not region:
-            raise StageFailed(f"{job.job_id}: role-to-assume {role_arn!r} / aws-region {region!r} is empty")
-        require(job.permissions, "id-token", "write", job.job_id, f"GitHub gives it no OIDC token to assume {role_arn}")
-        subject = oidc_subject(REPOSITORY_SUBJECT, job.environment)
-        role = self.client("iam").get_role(RoleName=role_arn.rsplit("/", 1)[1])["Role"]
-        trusted = [
-            value
-            for statement in role["AssumeRolePolicyDocument"]["Statement"]
-            for condition in statement.get("Condition", {}).values()
-            for key, values in condition.items()
-            if key.endswith(":sub")
-            for value in ([values] if isinstance(values, str) else values)
-        ]
-        if subject not in trusted:
-            raise StageFailed(f"{role_arn} does not trust the job's subject {subject} (it trusts {trusted})")
-        token = unsigned_token(
-            {"iss": "https://token.actions.githubusercontent.com", "aud": "sts.amazonaws.com", "sub": subject}
-        )
-        credentials = self.client("sts").assume_role_with_web_identity(
-            RoleArn=role_arn, RoleSessionName=settings.get("role-session-name", "rehearsal"), WebIdentityToken=token
-        )["Credentials"]
-        self.audit.session(credentials["AccessKeyId"], role["RoleName"])
-        job.env.update(
-            AWS_ACCESS_KEY_ID=credentials["AccessKeyId"],
-            AWS_SECRET_ACCESS_KEY=credentials["SecretAccessKey"],
-            AWS_SESSION_TOKEN=credentials["SessionToken"],
-            AWS_REGION=region,
-            AWS_DEFAULT_REGION=region,
-        )
-        return f"assume-role-with-web-identity as {subject}"
-
-    def build_and_push(self, job: Job, settings: dict[str, str]) -> str:
-        """docker/build-push-action: the target stage assembled from the build context without Docker, and
-        registered in moto's ECR under the tag (a manifest; moto keeps no layers)."""
-        context = self.workspace / settings["context"]
-        tag = settings["tags"]
-        folder = self.workspace / "images" / tag.rsplit(":", 1)[1]
-        if folder.exists():
-            shutil.rmtree(folder)
-        task_root = image.assemble(settings["target"], folder, context / "model", context)
-        if settings.get("push") != "true":
-            return f"stage {settings['target']} assembled in {folder} (not pushed)"
-        repository_url, _, image_tag = tag.rpartition(":")
-        digest = self.service.push(repository_url.split("/", 1)[1], image_tag, task_root)
-        return f"stage {settings['target']} assembled without Docker in {folder}; pushed as {image_tag} ({digest})"
-
-    def after_step(self, job: Job, step_id: str, context: dict[str, str]) -> None:
-        """The release's "Read the function and endpoint": the API's invoke URL is served here instead."""
-        if job.workflow != "_release.yml" or step_id != "stack":
-            return
-        invoke_url = context[f"steps.{step_id}.outputs.endpoint-url"]
-        api = gateway.Api.read(self.client("apigateway"), self.client("lambda"), invoke_url)
-        local_url = self.gateways.enter_context(gateway.serving(api, local_client(self.endpoint, "lambda")))
-        self.api = (api, local_url)
-        context[f"steps.{step_id}.outputs.endpoint-url"] = local_url
-        job.records[-1].note = f"API Gateway stand-in: {invoke_url} served at {local_url}"
-
-    # -- what the stages look at --------------------------------------------------------------------
-    def alias(self, function: str, name: str = "live") -> tuple[str, dict[str, float]]:
-        alias = self.client("lambda").get_alias(FunctionName=function, Name=name)
-        return alias["FunctionVersion"], (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
-
-    def promoted(self) -> str:
-        """The store's current version (`*` in `lambda_model versions`), empty when none."""
-        store = f"s3://{self.variables['MODEL_BUCKET']}/models"
-        listing = subprocess.run(
-            [str(REPO_ROOT / ".venv" / "bin" / "python"), "-m", "lambda_model", "versions", "--store", store],
-            env=self.admin_env(),
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        current = [line.split()[1] for line in listing.splitlines() if line.startswith("*")]
-        return current[0] if current else ""
-
-    def terraform(self, root: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            ["terraform", *arguments], cwd=root, env=self.admin_env(), capture_output=True, text=True, check=False
-        )
-        if result.returncode != 0:
-            raise StageFailed(
-                f"terraform {arguments[0]} in {root.name} exited {result.returncode}\n{result.stderr[-4000:]}"
-            )
-        return result
-
-    def release_outputs(self, run: WorkflowRun) -> tuple[Job, dict[str, str]]:
-        job = run.job("release")
-        return job, {key.removeprefix("steps.rollout.outputs."): value for key, value in job.context.items()
-                     if key.startswith("steps.rollout.outputs.")}  # fmt: skip
-
-    # -- the stages ---------------------------------------------------------------------------------
-    def run_stage(self, method: str) -> tuple[str, str]:
+    # -- running a stage ---------------------------------------------------------------------------------
+    def run_stage(self, method: str) -> Played:
         """One stage, then every AWS call its jobs made judged against the policies of the role that made it."""
-        result = getattr(self, method)()
-        detail, log = result if isinstance(result, tuple) else (result, "")
-        counted, denied = self.audit.judge()
+        played: Played = getattr(self, method)()
+        counted, denied = self.machine.audit.judge()
         if denied:
             listing = "\n".join(f"- {denial}" for denial in denied)
-            raise StageFailed(f"{len(denied)} AWS requests would be denied by IAM\n{listing}\n{log}")
+            raise StageFailed(f"{len(denied)} AWS requests would be denied by IAM\n{listing}\n{played.log}")
         if counted:
             by_role = ", ".join(f"{count} {role}" for role, count in sorted(counted.items()))
-            detail = f"{detail}; IAM allows all {sum(counted.values())} requests ({by_role})"
-        return detail, log
+            played.detail = f"{played.detail}; IAM allows all {sum(counted.values())} requests ({by_role})"
+        return played
 
-    def bootstrap(self) -> str:
-        """docs/infrastructure.md: apply terraform/bootstrap with admin credentials, set the variables."""
-        root = self.workspace / "terraform" / "bootstrap"
+    def expect_success(self, run: WorkflowRun) -> str:
+        log = run.log()
+        if not run.succeeded:
+            raise StageFailed(f"the {run.workflow} run failed\n{log}")
+        return log
+
+    def released(self, run: WorkflowRun, stage: DeployStage, version: str, log: str) -> tuple[Job, dict[str, str]]:
+        """The stage's release job and rollout outputs, once its rollout made `version` live alone."""
+        job = release_job(run, stage.github_environment)
+        rollout = rollout_outputs(job)
+        alias = self.checks.alias(stage.stack_name)
+        if (rollout.get("status"), rollout.get("version")) != ("live", version) or alias != (version, {}):
+            raise StageFailed(f"{stage.key}: version {version} is not live alone: {rollout}, alias {alias}\n{log}")
+        return job, rollout
+
+    def staged_digest(self, staging: Job, production: Job, log: str) -> str:
+        """Both stages serve one digest, staging tagged it -staged, production built nothing. The digest."""
+        served = {stage.key: self.checks.served_image(stage.stack_name) for stage in DEPLOY_STAGES}
+        digests = {key: self.checks.digest(image) for key, image in served.items()}
+        if digests["staging"] != digests["production"]:
+            raise StageFailed(f"the stages do not serve one image digest: {served}\n{log}")
+        tags = self.checks.image_tags(served["production"])
+        if not any(tag.endswith(STAGED_SUFFIX) for tag in tags):
+            raise StageFailed(f"production serves {served['production']}, which carries no -staged tag: {tags}\n{log}")
+        built = [record.name for record in production.records if "assembled without Docker" in record.note]
+        if built or not any("assembled without Docker" in record.note for record in staging.records):
+            raise StageFailed(f"staging must build the image and production never (production built: {built})\n{log}")
+        return f"{digests['production'][:19]}... (tags {', '.join(tags)})"
+
+    # -- the stages -------------------------------------------------------------------------------------
+    def bootstrap(self) -> Played:
+        """docs/infrastructure.md: apply terraform/bootstrap with admin credentials (both stages, the shared
+        registry and model bucket), then set the GitHub variables of every scope from its output."""
+        root = self.machine.workspace / "terraform" / "bootstrap"
         variables = {
             "aws_region": REGION,
             "name_prefix": NAME_PREFIX,
-            "environment": ENVIRONMENT,
+            "stages": {
+                stage.key: {"environment": stage.environment, "github_environment": stage.github_environment}
+                for stage in DEPLOY_STAGES
+            },
             "github_repository": GITHUB_REPOSITORY,
             "github_owner_id": GITHUB_OWNER_ID,
             "github_repository_id": GITHUB_REPOSITORY_ID,
         }
-        arguments = [f"-var={name}={value}" for name, value in variables.items()]
-        self.terraform(root, "init", "-no-color")
-        self.terraform(root, "apply", "-auto-approve", "-no-color", *arguments)
-        outputs = json.loads(self.terraform(root, "output", "-json").stdout)
-        self.scopes = outputs["github_variables"]["value"]
-        self.client("s3").head_bucket(Bucket=self.variables["TF_STATE_BUCKET"])
-        count = sum(len(scope) for scope in self.scopes.values())
-        return (
-            f"state bucket {self.variables['TF_STATE_BUCKET']}, {count} GitHub variables in {len(self.scopes)} scopes"
+        var_file = self.machine.workspace / "bootstrap.tfvars.json"
+        var_file.write_text(json.dumps(variables, indent=2))
+        self.machine.terraform(root, "init", "-no-color")
+        self.machine.terraform(root, "apply", "-auto-approve", "-no-color", f"-var-file={var_file}")
+        outputs = json.loads(self.machine.terraform(root, "output", "-json").stdout)
+        self.github.scopes = outputs["github_variables"]["value"]
+        missing = [scope for scope in VARIABLE_SCOPES if not self.github.scopes.get(scope)]
+        if missing:
+            raise StageFailed(f"the bootstrap's github_variables has no {missing} scope: {sorted(self.github.scopes)}")
+        stages = parse_stages(self.github.variables["STAGES"])
+        if sorted(stages) != sorted(stage.key for stage in DEPLOY_STAGES):
+            raise StageFailed(f"STAGES names {sorted(stages)}, not staging and production")
+        s3, ecr = self.machine.client("s3"), self.machine.client("ecr")
+        s3.head_bucket(Bucket=self.github.variables["TF_STATE_BUCKET"])
+        s3.head_bucket(Bucket=self.github.variables["MODEL_BUCKET"])
+        repository = self.github.variables["ECR_REPOSITORY_URL"].split("/", 1)[1]
+        ecr.describe_repositories(repositoryNames=[repository])
+        count = sum(len(scope) for scope in self.github.scopes.values())
+        return Played(
+            f"state bucket {self.github.variables['TF_STATE_BUCKET']}, registry {repository}, model bucket "
+            f"{self.github.variables['MODEL_BUCKET']}; {count} GitHub variables in {len(self.github.scopes)} "
+            f"scopes ({', '.join(sorted(self.github.scopes))}); state keys "
+            + ", ".join(f"{key}: {settings['state_key']}" for key, settings in sorted(stages.items()))
         )
 
-    def first_merge(self) -> tuple[str, str]:
-        """deploy.yml on the first merge: the release creates the registry and the bucket, then stops with
-        "no model yet" (nothing to build, nothing deployed)."""
-        self.commits += 1
-        run = self.play("deploy.yml")
-        log = run.log()
-        if not run.succeeded:
-            raise StageFailed(f"the deploy run failed\n{log}")
-        job = run.job("release")
-        if job.output("model", "uri") != "" or "title=No model yet" not in job.stdout():
-            raise StageFailed(f"the release did not end with 'no model yet'\n{log}")
-        repository = job.output("store", "repository").split("/", 1)[1]
-        self.client("ecr").describe_repositories(repositoryNames=[repository])
-        bucket = job.output("store", "store").removeprefix("s3://").split("/", 1)[0]
-        if bucket != self.variables["MODEL_BUCKET"]:
-            raise StageFailed(
-                f"the stack's model bucket {bucket} is not the bootstrap's {self.variables['MODEL_BUCKET']}"
-            )
-        self.client("s3").head_bucket(Bucket=bucket)
-        functions = self.client("lambda").list_functions()["Functions"]
+    def first_merge(self) -> Played:
+        """deploy.yml on the first merge: no model yet, so staging builds nothing and production ships nothing."""
+        self.github.commit("The first merge")
+        run = self.github.play("deploy.yml")
+        log = self.expect_success(run)
+        staging = release_job(run, STAGING.github_environment)
+        if "title=No model yet" not in staging.stdout():
+            raise StageFailed(f"staging's release did not end with 'no model yet'\n{log}")
+        production = jobs_in(run, PRODUCTION.github_environment)
+        if production and not all("title=No model yet" in job.stdout() for job in production):
+            raise StageFailed(f"production's release ran past 'no model yet'\n{log}")
+        functions = self.machine.client("lambda").list_functions()["Functions"]
         if functions:
             raise StageFailed(f"a function exists before any model: {[f['FunctionName'] for f in functions]}")
-        return f"no model yet; repository {repository} and bucket {bucket} created, no function", log
+        images = self.machine.client("ecr").describe_images(
+            repositoryName=self.github.variables["ECR_REPOSITORY_URL"].split("/", 1)[1]
+        )["imageDetails"]
+        if images:
+            raise StageFailed(f"an image was pushed without a model: {images}\n{log}")
+        return Played(
+            "no model yet: no image, no function in either stage",
+            log,
+            {
+                "staging": "no model yet: nothing built, nothing applied",
+                "production": "no model yet: nothing shipped" if production else "skipped: staging shipped no image",
+            },
+        )
 
-    def report_in_summary(self, job: Job, log: str, folder_name: str = "report", charts: bool = True) -> str:
-        """The job's summary holds the report's tables and links the page and every picture, which the upload
-        steps kept (the rehearsal's artifact-url is the file's own); `charts`: and its Mermaid charts (the
-        monitor's summary is its own tables). Returns what it lists."""
-        summary = job.summary()
-        folder = self.workspace / "build" / folder_name
-        pictures = sorted(path.name for path in folder.glob("*.png"))
-        page = (folder / "report.html").as_uri()
-        missing = [name for name in pictures if f"`{name}`" not in summary]
-        if (
-            not pictures
-            or missing
-            or f"[the report page]({page})" not in summary
-            or (charts and "xychart" not in summary)
-        ):
-            raise StageFailed(f"the summary does not link the report ({pictures}, missing {missing})\n{summary}\n{log}")
-        return f"summary links report.html and {', '.join(pictures)}"
-
-    def first_retrain(self) -> tuple[str, str]:
-        """retrain.yml: train a version, gate it against "no production", release it (Terraform creates the
-        function from its image: version 1, checked in place), then promote it."""
-        run = self.play("retrain.yml")
-        log = run.log()
-        if not run.succeeded:
-            raise StageFailed(f"the retrain run failed\n{log}")
+    def first_retrain(self) -> Played:
+        """retrain.yml: train a version and gate it against production's pointer (none yet); staging builds the
+        candidate's image, creates its function (version 1, checked in place) and marks the digest staged;
+        production ships that digest as its version 1 and promotes the model with the compare-and-set."""
+        run = self.github.play("retrain.yml")
+        log = self.expect_success(run)
         train = run.job("train")
         version, pointer = train.output("train", "version"), train.output("gate", "pointer-tag")
         if pointer != NO_POINTER:
             raise StageFailed(f"the gate judged production pointer {pointer!r}, not {NO_POINTER!r} (none yet)\n{log}")
-        job, rollout = self.release_outputs(run)
-        function = job.output("stack", "function-name")
-        if (rollout.get("status"), rollout.get("version")) != ("live", "1") or self.alias(function) != ("1", {}):
-            raise StageFailed(
-                f"the first release is not version 1 live: {rollout}, alias {self.alias(function)}\n{log}"
-            )
-        if self.promoted() != version:
-            raise StageFailed(f"model {version} was released but {self.promoted()!r} is promoted\n{log}")
-        reported = self.report_in_summary(train, log)
-        return (
-            f"model {version} trained, gated (no production yet), released as version 1 "
-            f"({rollout['outcome']}), promoted; {reported}",
+        staging, staging_rollout = self.released(run, STAGING, "1", log)
+        production, production_rollout = self.released(run, PRODUCTION, "1", log)
+        digest = self.staged_digest(staging, production, log)
+        if self.checks.promoted() != version:
+            raise StageFailed(f"model {version} was released but {self.checks.promoted()!r} is promoted\n{log}")
+        reported = report_in_summary(train, self.machine.workspace / "build" / "report", log)
+        return Played(
+            f"model {version} trained, gated (no production yet), released through both stages as version 1 "
+            f"of each, promoted; {reported}",
             log,
+            {
+                "staging": f"candidate image {digest} built, version 1 {staging_rollout['outcome']}",
+                "production": f"the staged digest shipped, version 1 {production_rollout['outcome']}; "
+                f"model {version} promoted (compare-and-set against {NO_POINTER})",
+            },
         )
 
-    def merge(self) -> tuple[str, str]:
-        """deploy.yml on a later merge: the promoted model in a new image, published as version 2, canary
-        under the alarms, all traffic, live contract tests."""
-        self.commits += 1
-        run = self.play("deploy.yml")
-        log = run.log()
-        job, rollout = self.release_outputs(run)
-        function = job.output("stack", "function-name")
-        if not run.succeeded or (rollout.get("status"), rollout.get("version")) != ("live", "2"):
-            raise StageFailed(f"the release did not make version 2 live: {rollout}\n{log}")
-        if self.alias(function) != ("2", {}):
-            raise StageFailed(f"the alias serves {self.alias(function)}, not version 2 alone\n{log}")
-        if job.output("build", "model-version") != self.promoted():
-            raise StageFailed(f"the image carries model {job.output('build', 'model-version')}, not the promoted one")
+    def merge(self) -> Played:
+        """deploy.yml on a later merge: staging builds the promoted model into a new image, switches all at
+        once, runs the live tests, the synthetic traffic and the alarm-wiring check, tags the digest staged;
+        production ships that digest under a canary that must see the invocations it requires."""
+        self.github.commit("A merge")
+        run = self.github.play("deploy.yml")
+        log = self.expect_success(run)
+        staging, staging_rollout = self.released(run, STAGING, "2", log)
+        production, rollout = self.released(run, PRODUCTION, "2", log)
+        digest = self.staged_digest(staging, production, log)
+        wiring = {key.rsplit(".", 1)[1]: value for key, value in staging.context.items()
+                  if key.startswith(ALARM_CHECK_OUTPUTS)}  # fmt: skip
+        if wiring.get("status") != "passed":
+            raise StageFailed(f"staging's alarm-wiring check did not pass: {wiring}\n{log}")
+        model = staging.outputs().get("model-version", "")
+        if model != self.checks.promoted():
+            raise StageFailed(f"the image carries model {model!r}, not the promoted {self.checks.promoted()!r}")
         if int(rollout.get("canary-invocations") or 0) < int(RELEASE_INPUTS["min-canary-invocations"]):
             raise StageFailed(f"the canary passed without the invocations it requires: {rollout}\n{log}")
         if "EMF stand-in" not in log:
             raise StageFailed(f"the canary's GetMetricData was not answered by the stand-in\n{log}")
-        return (
-            f"version 2 (model {self.promoted()}) live after {rollout['outcome']} (synthetic traffic: "
-            f"{rollout['synthetic-traffic']}; Invocations by ExecutedVersion from the Lambda stand-in's counts) "
-            "and the live tests",
+        return Played(
+            f"version 2 (model {model}) live in both stages from one digest",
             log,
+            {
+                "staging": f"image {digest}; version 2 {staging_rollout['outcome']}, live tests; alarm wiring: "
+                f"{wiring.get('outcome', '?')}",
+                "production": f"version 2 after {rollout['outcome']} (synthetic traffic: "
+                f"{rollout.get('synthetic-traffic', '?')}; Invocations by ExecutedVersion from the Lambda "
+                "stand-in's counts) and the live tests",
+            },
         )
 
-    def failing_release(self) -> tuple[str, str]:
-        """deploy.yml with a merge that breaks the stage root: the pre-traffic check, which calls every route
-        of the route table, rejects version 3 before the alias moves; version 2 keeps all the traffic."""
-        self.commits += 1
-        source = self.workspace / HANDLER_SOURCE
+    def failing_release(self) -> Played:
+        """deploy.yml with a merge that breaks the stage root: staging's pre-traffic check, which calls every
+        route of the route table, rejects version 3 before its alias moves; production is never reached: its
+        alias, versions, API and Terraform state object are as they were and its role made no call."""
+        source = self.machine.workspace / HANDLER_SOURCE
         released = source.read_text()
+        production_watch = self.watch(PRODUCTION)
         source.write_text(released + BROKEN_ROOT_ROUTE)
         try:
-            run = self.play("deploy.yml")
+            self.github.commit("A merge that breaks POST /")
+            run = self.github.play("deploy.yml")
         finally:
             source.write_text(released)
+            self.github.commit("Revert the merge that broke POST /")
         log = run.log()
-        job, rollout = self.release_outputs(run)
-        function = job.output("stack", "function-name")
-        failed = [record.name for record in job.records if record.outcome == "failure"]
-        if run.succeeded or failed != [ROLLOUT_STEP]:
-            raise StageFailed(f"expected the release to fail at its rollout only, failed steps: {failed}\n{log}")
-        if (rollout.get("status"), rollout.get("version"), rollout.get("previous-version")) != (
-            "rejected",
-            "3",
-            "2",
-        ):
-            raise StageFailed(f"the rollout did not reject version 3 before traffic: {rollout}\n{log}")
+        production_unchanged = production_watch.verify(log)
+        staging = release_job(run, STAGING.github_environment)
+        rollout = rollout_outputs(staging)
+        if run.succeeded or len(failed_steps(staging)) != 1:
+            raise StageFailed(f"expected staging's release to fail at one step: {failed_steps(staging)}\n{log}")
+        if (rollout.get("status"), rollout.get("version"), rollout.get("previous-version")) != ("rejected", "3", "2"):
+            raise StageFailed(f"staging's rollout did not reject version 3 before traffic: {rollout}\n{log}")
         # "POST / answered 502" for a wrong answer, "POST /: version 3 raised" for the rehearsal's exception.
         if not rollout.get("outcome", "").startswith(
             ("pre-traffic check failed: POST / ", "pre-traffic check failed: POST /:")
         ):
             raise StageFailed(f"version 3 was not stopped at POST / before traffic: {rollout.get('outcome')}\n{log}")
-        if self.alias(function) != ("2", {}):
-            raise StageFailed(f"the alias serves {self.alias(function)}, not version 2 alone\n{log}")
-        return (
-            f"version 3 failed the pre-traffic check at {rollout['outcome'][26:80]}...; the alias never moved from "
-            "version 2, the live tests never ran",
+        if self.checks.alias(STAGING.stack_name) != ("2", {}):
+            raise StageFailed(f"staging's alias serves {self.checks.alias(STAGING.stack_name)}, not 2 alone\n{log}")
+        if jobs_in(run, PRODUCTION.github_environment):
+            raise StageFailed(f"a production job ran after staging failed\n{log}")
+        return Played(
+            "a merge broken at POST / stopped in staging; production never reached",
             log,
+            {
+                "staging": f"version 3 failed the pre-traffic check at {rollout['outcome'][26:80]}...; the alias "
+                "stayed on version 2, the digest was not staged",
+                "production": f"skipped: {production_unchanged}",
+            },
         )
 
-    def manual_rollback(self) -> tuple[str, str]:
-        """rollback.yml without inputs: the alias goes back to the version the live one replaced."""
-        run = self.play("rollback.yml")
-        log = run.log()
-        function = run.job("rollback").output("stack", "function-name")
-        if not run.succeeded or self.alias(function) != ("1", {}):
-            raise StageFailed(f"the rollback did not move the alias to version 1: {self.alias(function)}\n{log}")
-        return "the alias moved from version 2 back to 1 (the version 2 replaced)", log
+    def manual_rollback(self) -> Played:
+        """rollback.yml with each stage as its input: that stage's alias goes back to the version the live one
+        replaced, and the other stage is untouched."""
+        runs: dict[str, str] = {}
+        logs: list[str] = []
+        for stage, other in ((STAGING, PRODUCTION), (PRODUCTION, STAGING)):
+            before, other_watch = self.checks.alias(stage.stack_name)[0], self.watch(other)
+            logs.append(self.expect_success(self.github.play("rollback.yml", {"stage": stage.key})))
+            after = self.checks.alias(stage.stack_name)
+            if after != (str(int(before) - 1), {}):
+                raise StageFailed(f"{stage.key}: the rollback moved the alias from {before} to {after}\n{logs[-1]}")
+            runs[stage.key] = f"alias {before} -> {after[0]}; {other.key}: {other_watch.verify(logs[-1])}"
+        return Played("each stage rolled back alone", "\n".join(logs), runs)
 
-    def drift_check(self) -> tuple[str, str]:
-        """drift.yml: a plan of main with the plan role after all of the above is empty (the rollout's alias
-        and image changes are the rollout's, not drift)."""
-        run = self.play("drift.yml")
-        log = run.log()
-        plan = run.job("plan")
-        if not run.succeeded or plan.output("plan", "changes") != "false":
-            raise StageFailed(
-                f"the drift check found changes or failed (exit {plan.output('plan', 'exitcode')})\n{log}"
-            )
-        return "terraform plan -detailed-exitcode: no changes", log
+    def drift_check(self) -> Played:
+        """drift.yml: a plan of main for each stage with its plan role is empty (the rollouts' alias and image
+        changes are theirs, not drift), and production's live digest carries staging's -staged tag."""
+        run = self.github.play("drift.yml")
+        log = self.expect_success(run)
+        runs = {}
+        for stage in DEPLOY_STAGES:
+            plans = [job for job in run.jobs() if job.context.get("inputs.stage") == stage.key]
+            changes = [job.output("plan", "changes") for job in plans]
+            if changes != ["false"]:
+                raise StageFailed(f"{stage.key}: drift plans found changes or did not run ({changes})\n{log}")
+            runs[stage.key] = "terraform plan -detailed-exitcode: no changes"
+        if run.results[SKEW_JOB].result != "success":
+            raise StageFailed(f"drift.yml's {SKEW_JOB} job did not pass: {run.results[SKEW_JOB].result}\n{log}")
+        served = self.checks.served_image(PRODUCTION.stack_name)
+        tags = self.checks.image_tags(served)
+        if not any(tag.endswith(STAGED_SUFFIX) for tag in tags):
+            raise StageFailed(f"production's live image {served} is not staged (tags {tags})\n{log}")
+        runs["production"] += f"; {SKEW_JOB}: its live digest is staged ({', '.join(tags)})"
+        return Played("both stages as their Terraform says; no stage skew", log, runs)
 
-    def send_traffic(self, records: list[dict[str, float]]) -> None:
-        """POST /predict through the API Gateway stand-in of the last release, in full batches, as clients do."""
-        if self.api is None:
-            raise StageFailed("no release has served the API yet: there is nothing to send traffic to")
-        api, url = self.api
-        headers = {"Content-Type": "application/json"}
-        if any(route.api_key_required for route in api.routes):
-            headers["x-api-key"] = sorted(api.api_keys)[0]
-        for start in range(0, len(records), MONITOR_BATCH):
-            body = json.dumps(records[start : start + MONITOR_BATCH]).encode()
-            # The stand-in's own http:// URL, never a caller's.
-            request = urllib.request.Request(f"{url}/predict", data=body, headers=headers, method="POST")  # noqa: S310
-            try:
-                with urllib.request.urlopen(request, timeout=30):  # noqa: S310
-                    pass
-            except urllib.error.HTTPError as error:
-                raise StageFailed(f"POST /predict answered {error.code}: {error.read()[:300]!r}") from None
-
-    def monitor_traffic(self) -> tuple[list[dict[str, float]], list[dict[str, float]], str]:
-        """Records resampled from the served model's training data, and the same records with the signature's
-        first feature shifted by MONITOR_SHIFT_STDS of its training standard deviations (from the baseline)."""
-        store = S3Store(self.variables["MODEL_BUCKET"], "models", client=self.client("s3"))
-        version = store.current_version()
-        if version is None:
-            raise StageFailed("no model is promoted: there is no served model to monitor")
-        metadata = store.read_metadata(version)
-        signature, baseline = signature_of(metadata), baseline_of(metadata)
-        if baseline is None:
-            raise StageFailed(f"model {version} has no baseline: the handler writes no bins to monitor")
-        data = load_dataset(metadata["data"]["source"], metadata["data"]["label_column"])
-        rows = data.features[np.random.default_rng(16).integers(0, len(data.features), MONITOR_RECORDS)]
-        order = [data.feature_names.index(name) for name in signature.names]
-        rows = rows[:, order]
-        shifted = rows.copy()
-        shifted[:, 0] += MONITOR_SHIFT_STDS * baseline.features[0].std
-
-        def as_records(matrix: np.ndarray) -> list[dict[str, float]]:
-            return [dict(zip(signature.names, map(float, row), strict=True)) for row in matrix]
-
-        return as_records(rows), as_records(shifted), signature.names[0]
-
-    def model_monitor(self) -> tuple[str, str]:
-        """monitor.yml after traffic through the API: records resampled from the training data pass the monitor;
-        after as many again with one feature shifted, the run fails with drift on that feature. GetMetricData
-        is answered from the handler's EMF lines by rehearsal.emf_metrics (moto extracts no EMF)."""
-        unshifted, shifted, feature = self.monitor_traffic()
-        self.send_traffic(unshifted)
-        passing = self.play("monitor.yml")
+    def model_monitor(self) -> Played:
+        """monitor.yml after traffic through production's API: records resampled from the training data pass
+        the monitor; after as many again with one feature shifted, the run fails with drift on that feature.
+        GetMetricData is answered from the handler's EMF lines by rehearsal.emf_metrics (moto extracts no EMF)."""
+        if PRODUCTION.github_environment not in self.github.apis:
+            raise StageFailed("no production release has served the API yet: there is nothing to send traffic to")
+        api = self.github.apis[PRODUCTION.github_environment]
+        store = S3Store(self.github.variables["MODEL_BUCKET"], "models", client=self.machine.client("s3"))
+        unshifted, shifted, feature = traffic.monitor_records(store)
+        traffic.send(api, unshifted)
+        passing = self.github.play("monitor.yml")
         summary = passing.job("monitor").stdout()
         log = f"{passing.log()}\n{summary}"
         if not passing.succeeded or "no drift" not in summary:
             raise StageFailed(f"the monitor did not pass {len(unshifted)} resampled training records\n{log}")
         if "EMF stand-in" not in log:
             raise StageFailed(f"the monitor's GetMetricData was not answered by the EMF stand-in\n{log}")
-        self.send_traffic(shifted)
-        failing = self.play("monitor.yml")
+        traffic.send(api, shifted)
+        failing = self.github.play("monitor.yml")
         log += "\n" + failing.log()
         job = failing.job("monitor")
-        failed = [record.name for record in job.records if record.outcome == "failure"]
+        failed = failed_steps(job)
         if failing.succeeded or failed != [MONITOR_STEP] or f"drift: {feature} (PSI" not in job.stdout():
             raise StageFailed(f"the monitor did not fail with drift on {feature} (failed steps {failed})\n{log}")
-        reported = self.report_in_summary(job, log, "monitor-report", charts=False)
-        return (
+        reported = report_in_summary(job, self.machine.workspace / "build" / "monitor-report", log, charts=False)
+        return Played(
             f"{len(unshifted)} resampled records: no drift; {len(shifted)} more with {feature} "
-            f"+{MONITOR_SHIFT_STDS:g} std: the monitor failed with drift on {feature} "
+            f"+{traffic.MONITOR_SHIFT_STDS:g} std: the monitor failed with drift on {feature} "
             f"(GetMetricData from the handler's EMF lines, by the stand-in); {reported}",
             log,
         )
 
-    def failing_gate(self) -> tuple[str, str]:
-        """retrain.yml with parameters that cannot learn: the gate fails the train job, so the release job
-        (needs: train) never starts and the promoted model stays."""
-        promoted = self.promoted()
-        run = self.play("retrain.yml", {"params": WEAK_PARAMETERS})
+    def failing_gate(self) -> Played:
+        """retrain.yml with parameters that cannot learn: the gate fails the train job, so neither stage's
+        release starts (they need train) and the promoted model stays."""
+        promoted = self.checks.promoted()
+        run = self.github.play("retrain.yml", {"params": WEAK_PARAMETERS})
         log = run.log()
-        failed = [record.name for record in run.job("train").records if record.outcome == "failure"]
+        failed = failed_steps(run.job("train"))
         if run.succeeded or failed != [GATE_STEP]:
             raise StageFailed(f"expected only {GATE_STEP!r} to fail, not {failed}\n{log}")
-        if run.results["release"].result != "skipped":
-            raise StageFailed(f"the release job ran after a failed gate: {run.results['release'].result}\n{log}")
-        if self.promoted() != promoted:
-            raise StageFailed(f"model {self.promoted()} is promoted after a failed gate, not {promoted}\n{log}")
-        reported = self.report_in_summary(run.job("train"), log)
-        return f"gate failed ({WEAK_PARAMETERS}), release job skipped, model {promoted} stays promoted; {reported}", log
+        released = [job.job_id for job in run.jobs() if job.workflow == "_release.yml"]
+        if released:
+            raise StageFailed(f"release jobs ran after a failed gate: {released}\n{log}")
+        if self.checks.promoted() != promoted:
+            raise StageFailed(f"model {self.checks.promoted()} is promoted after a failed gate, not {promoted}\n{log}")
+        reported = report_in_summary(run.job("train"), self.machine.workspace / "build" / "report", log)
+        return Played(
+            f"gate failed ({WEAK_PARAMETERS}), model {promoted} stays promoted; {reported}",
+            log,
+            {stage.key: "skipped: the gate failed" for stage in DEPLOY_STAGES},
+        )
 
 
 # The documented order (issue 9 / docs/deploy.md): (stage, method).
@@ -649,17 +487,22 @@ STAGES: tuple[tuple[str, str], ...] = (
 )
 
 
-def play(rehearsal: Rehearsal, report: Callable[[Outcome], None]) -> list[Outcome]:
-    """Every stage in order until the first one that does not end as documented."""
+def play(life: Life, report: Callable[[Outcome], None], until: str = "") -> list[Outcome]:
+    """Every stage in order (up to and including `until`'s, when given) until the first one that does not end
+    as documented."""
+    names = [stage for stage, _ in STAGES]
+    if until and until not in names:
+        raise ValueError(f"no stage is named {until!r}: the stages are {', '.join(names)}")
     outcomes: list[Outcome] = []
     failed = False
-    for stage, method in STAGES:
+    for stage, method in STAGES[: names.index(until) + 1 if until else len(STAGES)]:
+        started = time.monotonic()
         if failed:
             outcome = Outcome(stage, "not rehearsed", "an earlier stage failed")
         else:
             try:
-                detail, log = rehearsal.run_stage(method)
-                outcome = Outcome(stage, "ok", detail, log)
+                played = life.run_stage(method)
+                outcome = Outcome(stage, "ok", played.detail, played.log, played.runs)
             except (StageFailed, MissingGrant) as error:
                 outcome = Outcome(stage, "FAILED", str(error).splitlines()[0], str(error))
                 failed = True
@@ -668,6 +511,7 @@ def play(rehearsal: Rehearsal, report: Callable[[Outcome], None]) -> list[Outcom
                     stage, "FAILED", f"{type(error).__name__}: {error}".splitlines()[0], traceback.format_exc()
                 )
                 failed = True
+        outcome.seconds = time.monotonic() - started
         outcomes.append(outcome)
         report(outcome)
     return outcomes

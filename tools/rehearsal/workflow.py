@@ -5,6 +5,7 @@ played by rehearsal.job."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ class JobResult:
     outputs: dict[str, str] = field(default_factory=dict)
     jobs: list[Job] = field(default_factory=list)  # the jobs that ran for it (a called workflow's, nested)
     note: str = ""
+    seconds: float = 0.0
 
 
 @dataclass
@@ -50,7 +52,8 @@ class WorkflowRun:
     def log(self) -> str:
         lines = []
         for result in self.results.values():
-            lines.append(f"job {result.job_id}: {result.result}{f' ({result.note})' if result.note else ''}")
+            took = f", {result.seconds:.0f}s" if result.jobs else ""
+            lines.append(f"job {result.job_id}: {result.result}{f' ({result.note}{took})' if result.note else took}")
             lines.extend(f"  {line}" for job in result.jobs for line in job.log().splitlines())
         return "\n".join(lines)
 
@@ -89,6 +92,7 @@ def play_workflow(
     scope = {**(context or {}), **input_context(declared_inputs(data), inputs or {})}
     results: dict[str, JobResult] = {}
     for job_id in job_order(data["jobs"]):
+        started = time.monotonic()
         job = data["jobs"][job_id]
         needed = [results[need] for need in needs_of(job)]
         for result in needed:
@@ -114,6 +118,7 @@ def play_workflow(
             played.context.update({key: value for key, value in scope.items() if key.startswith(("needs.", "github."))})
             succeeded = played.run()
             results[job_id] = JobResult(job_id, "success" if succeeded else "failure", played.outputs(), [played])
+        results[job_id].seconds = time.monotonic() - started
     jobs_scope = {
         f"jobs.{result.job_id}.outputs.{key}": value
         for result in results.values()
