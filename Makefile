@@ -73,10 +73,13 @@ serve: train ## Train, then serve the API on http://127.0.0.1:$(PORT)
 # Branch coverage of app/ and tools/ (pyproject.toml's [tool.coverage.*]), subprocesses included; the report
 # is printed whether or not the tests passed, and its floor (fail_under) fails the target on its own.
 COVERAGE_DIR := build/coverage
+# Test files run on this many workers, each file whole on one (its module fixtures are built once). Most of
+# the suite waits on terraform, moto and servers rather than the CPU, so 4 beat 2 on a 2-core machine.
+TEST_WORKERS ?= 4
 
 test: setup ## Run every test: unit, integration, Terraform, workflows, robustness, IAM, release, rehearsal; coverage
 	rm -rf $(COVERAGE_DIR) && mkdir -p $(COVERAGE_DIR)
-	$(PY) -m coverage run -m pytest; tests=$$?; \
+	$(PY) -m coverage run -m pytest -n $(TEST_WORKERS) --dist loadfile; tests=$$?; \
 		$(PY) -m coverage combine --quiet && $(PY) -m coverage report; covered=$$?; \
 		exit $$(( tests ? tests : covered ))
 
