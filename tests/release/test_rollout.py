@@ -288,20 +288,22 @@ INVOKE = ("POST", r"/functions/[^/]+/invocations$")
 
 @dataclass
 class Fault:
-    """Break the `after`+1-th request matching (method, path): answer 500, or patch the JSON it returns."""
+    """Break the requests matching (method, path) after the first `after` (only `times` of them, when given):
+    answer 500, or patch the JSON it returns."""
 
     method: str
     path_pattern: str
     patch: dict[str, Any] | None = None
     after: int = 0
     error: tuple[int, str] = (500, "ServiceException")
+    times: int | None = None
     seen: int = field(default=0, init=False)
 
     def matches(self, method: str, path: str) -> bool:
         if method != self.method or not re.search(self.path_pattern, path):
             return False
         self.seen += 1
-        return self.seen > self.after
+        return self.seen > self.after and (self.times is None or self.seen <= self.after + self.times)
 
 
 @dataclass
@@ -396,17 +398,76 @@ def test_a_failed_rollback_is_reported_with_its_own_exit_code(
     assert alias_version(lambda_client, function) == "2", "the alias is stuck on the new version: exit 4 says so"
 
 
+def test_an_aws_failure_after_the_alias_moved_moves_it_back_and_says_so(
+    aws: dict[str, str], moto_endpoint: str, tmp_path: Path, lambda_client: Any, function: Function, serving: Any
+) -> None:
+    # The move to 100% fails once; the move back passes.
+    with faulty_endpoint(moto_endpoint, Fault(*UPDATE_ALIAS, times=1), invoke=serving.handler) as endpoint:
+        result = run_rollout(
+            aws, tmp_path, "deploy", "--function", function.name, "--image-uri", function.image("next"),
+            "--all-at-once", "--poll-interval", "0.05", endpoint=endpoint,
+        )  # fmt: skip
+
+    assert result.exit_code == 3
+    assert result.outcome["error"].endswith("(the alias was moved back to version 1)")
+    assert alias_version(lambda_client, function) == "1"
+    assert "alias not moved" not in result.stderr, "the log must not contradict the message"
+
+
 def test_wait_gives_up_after_its_timeout(
     aws: dict[str, str], moto_endpoint: str, tmp_path: Path, function: Function
 ) -> None:
-    with faulty_endpoint(moto_endpoint, Fault(*GET_CONFIGURATION, patch={"LastUpdateStatus": "InProgress"})) as url:
+    recorded = Recorded()
+    slow = Fault(*GET_CONFIGURATION, patch={"LastUpdateStatus": "InProgress"})
+    with faulty_endpoint(moto_endpoint, slow, recorded=recorded) as url:
         result = run_rollout(
             aws, tmp_path, "wait", "--function", function.name, "--timeout", "0.3", "--poll-interval", "0.05",
             endpoint=url,
         )  # fmt: skip
 
     assert result.exit_code == 3
-    assert "not ready after" in result.outcome["error"]
+    assert (
+        result.outcome["error"]
+        == f"{function.name}:$LATEST not ready after 0.3s (State=Active, LastUpdateStatus=InProgress)"
+    )
+    # Within the bound: one read of the State, then one a poll interval for 0.3 s (the first one at once).
+    polls = len(recorded.bodies(*GET_CONFIGURATION))
+    assert 3 <= polls <= 1 + (1 + 6), f"{polls} reads for a 0.3 s timeout polled every 0.05 s"
+
+
+def test_wait_reports_a_failed_update_in_one_line_with_lambdas_reason(
+    aws: dict[str, str], moto_endpoint: str, tmp_path: Path, function: Function
+) -> None:
+    reason = "The image manifest or layer media type\nis not supported."
+    failed = {
+        "LastUpdateStatus": "Failed",
+        "LastUpdateStatusReason": reason,
+        "LastUpdateStatusReasonCode": "ImageAccessDenied",
+    }
+    with faulty_endpoint(moto_endpoint, Fault(*GET_CONFIGURATION, patch=failed)) as url:
+        result = run_rollout(
+            aws, tmp_path, "wait", "--function", function.name, "--poll-interval", "0.05", endpoint=url
+        )
+
+    assert result.exit_code == 3
+    assert result.outcome["error"] == (
+        f"{function.name}:$LATEST failed (State=Active, LastUpdateStatus=Failed): "
+        "The image manifest or layer media type is not supported."
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
+def test_wait_refuses_a_poll_interval_or_timeout_that_is_not_a_positive_duration(
+    aws: dict[str, str], tmp_path: Path, function: Function, value: str
+) -> None:
+    for option in ("--timeout", "--poll-interval"):
+        completed = subprocess.run(
+            [sys.executable, "-m", "lambda_release", "wait", "--function", function.name, option, value],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert completed.returncode == 2, completed.stderr
+        assert f"argument {option}" in completed.stderr.splitlines()[-1]
+        assert "Traceback" not in completed.stderr
 
 
 def test_wait_returns_once_the_function_is_ready(aws: dict[str, str], tmp_path: Path, function: Function) -> None:
@@ -852,6 +913,7 @@ def test_an_alias_changed_by_someone_else_stops_the_release_and_is_not_overwritt
     assert result.exit_code == 3, result.stderr
     assert "changed by someone else" in result.outcome["error"]
     assert len(recorded.bodies(*UPDATE_ALIAS)) == 1, "no second write over the other change"
+    assert "alias not moved" not in result.stderr, "it is left as the other party set it, not untouched"
     assert routing(lambda_client, function) == ("1", {})
 
 

@@ -60,7 +60,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from lambda_release import staged
 from lambda_release.probes import (
@@ -100,14 +100,22 @@ Invoker = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class RolloutError(Exception):
-    """A release or rollback step failed; the message says where the alias was left.
+    """An AWS-side step of a subcommand failed, or Lambda's state forbids it (exit 3).
 
-    Raised before the alias moved (production serves what it served before), after a failed AWS call once the
-    alias had moved (it was moved back first, and the message says to which version), and when another party
-    changed the alias during the release (it is left as they set it, which may not be the previous version).
+    Most are raised before the alias moved, or by a subcommand that never moves it (`current`, `wait`,
+    `verify-alarms`, a stage check's read of the live version): production serves what it served before, and
+    the command's log line says "alias not moved". `alias_moved` marks the two raised by `deploy` once traffic
+    had started to move, whose message says where the alias was left: a failed AWS call (the alias was moved
+    back first, to the version the message names), and an update Lambda refused because another party changed
+    the alias during the release (it is left as they set it, which may not be the previous version). A failed
+    move back is a `RollbackError` instead.
     """
 
     exit_code = EXIT_AWS_FAILED
+
+    def __init__(self, message: str, *, alias_moved: bool = False) -> None:
+        super().__init__(message)
+        self.alias_moved = alias_moved
 
 
 class RollbackError(RolloutError):
@@ -221,11 +229,15 @@ def alias_version(client: Any, target: Target) -> str:
 def move_alias(
     client: Any, target: Target, seen: AliasState, version: str, canary: tuple[str, float] | None = None
 ) -> AliasState:
-    """Point the alias at `version` (plus `canary` = (version, share), share rounded to 5 decimals, if given).
+    """Point the alias at `version` with all of its traffic, or, given `canary` = (version, share), all but
+    `share` (rounded to 5 decimals) which goes to that version; any other weighted routing is dropped.
+    Returns what the alias serves now, with the RevisionId of this update for the next one.
 
-    When `seen` carries a RevisionId, Lambda refuses the update (PreconditionFailedException, raised to the
-    caller as a ClientError) if anyone else moved the alias since it was read, so a manual rollback during a
-    release is not silently overwritten. An `AliasState` without a RevisionId makes the update unconditional.
+    The update is conditional on `seen`'s RevisionId: Lambda refuses it (PreconditionFailedException, a
+    ClientError to the caller) if anyone moved the alias since `seen` was read. So the release's own moves,
+    which pass the state they last read or wrote, never overwrite a manual change; `undo` and `rollback`
+    pass a state read just before, so they move the alias whatever the release left it in. An `AliasState`
+    without a RevisionId makes the update unconditional.
     """
     weights = {canary[0]: round(canary[1], 5)} if canary else {}
     arguments: dict[str, Any] = {
@@ -272,27 +284,43 @@ def read_release_note(description: str) -> dict[str, str]:
     return note if isinstance(note, dict) else {}
 
 
-def wait_until_ready(client: Any, function: str, qualifier: str, timing: Timing) -> dict[str, Any]:
-    """Poll until the function (or a version) is Active and its last update Successful; raise if it failed."""
+# boto3's Lambda waiters, on GetFunctionConfiguration (the call the release role is granted for it): first the
+# State (Pending is retried, Failed stops), then the last update (InProgress is retried, Failed stops).
+READY_WAITERS = ("published_version_active", "function_updated")
+
+
+def wait_until_ready(client: Any, function: str, qualifier: str, timing: Timing) -> None:
+    """Wait until the function (or a version) is Active and its last update Successful, polling every
+    `timing.poll_interval` seconds for `timing.timeout` seconds at most; raise RolloutError, in one line with
+    Lambda's reason, if it failed or is still not ready."""
+    log(f"waiting for {function}:{qualifier} to be Active and Successful (up to {timing.timeout:g}s)")
     deadline = time.monotonic() + timing.timeout
-    while True:
-        configuration = client.get_function_configuration(FunctionName=function, Qualifier=qualifier)
-        state = configuration.get("State", "Active")
-        update_status = configuration.get("LastUpdateStatus", "Successful")
-        if state == "Failed" or update_status == "Failed":
-            reason = configuration.get("LastUpdateStatusReason") or configuration.get("StateReason") or "?"
-            raise RolloutError(
-                f"{function}:{qualifier} failed (State={state}, LastUpdateStatus={update_status}): {reason}"
+    for name in READY_WAITERS:
+        # One attempt now, then one per interval the remaining time holds: the waiters share one deadline.
+        attempts = 1 + max(0, math.floor((deadline - time.monotonic()) / timing.poll_interval))
+        try:
+            client.get_waiter(name).wait(
+                FunctionName=function,
+                Qualifier=qualifier,
+                WaiterConfig={"Delay": timing.poll_interval, "MaxAttempts": attempts},
             )
-        if state == "Active" and update_status == "Successful":
-            return configuration
-        if time.monotonic() >= deadline:
-            raise RolloutError(
-                f"{function}:{qualifier} not ready after {timing.timeout:.0f}s "
-                f"(State={state}, LastUpdateStatus={update_status})"
-            )
-        log(f"waiting for {function}:{qualifier} (State={state}, LastUpdateStatus={update_status})")
-        time.sleep(timing.poll_interval)
+        except WaiterError as error:
+            raise RolloutError(not_ready(f"{function}:{qualifier}", error, timing)) from None
+
+
+def not_ready(where: str, error: WaiterError, timing: Timing) -> str:
+    """What a waiter's last answer says: Lambda's reason for a failed update, the state it stayed in, or the
+    AWS error that stopped the waiter."""
+    configuration = error.last_response or {}
+    if "Error" in configuration:
+        return f"{where}: {error}"
+    state = configuration.get("State", "?")
+    update_status = configuration.get("LastUpdateStatus", "?")
+    statuses = f"State={state}, LastUpdateStatus={update_status}"
+    if "Failed" in (state, update_status):
+        reason = configuration.get("LastUpdateStatusReason") or configuration.get("StateReason") or "?"
+        return " ".join(f"{where} failed ({statuses}): {reason}".split())
+    return f"{where} not ready after {timing.timeout:g}s ({statuses})"
 
 
 def publish(client: Any, target: Target, image_uri: str, timing: Timing) -> tuple[RollResult, AliasState]:
@@ -844,6 +872,15 @@ def verify_alarms(
     return {**outcome, "status": "passed", "outcome": passed}
 
 
+@dataclass(frozen=True)
+class Watch:
+    """What the canary watches, read before anything changes: its alarms, and the metric each per-version alarm
+    reads (empty when the release goes all at once)."""
+
+    alarms: list[str]
+    metrics: list[VersionMetric]
+
+
 def deploy(
     client: Any,
     cloudwatch: Any,
@@ -861,6 +898,28 @@ def deploy(
     version); `published` is told the versions as soon as they are known, before the alias moves, so that a
     release killed past that point still leaves its cleanup step the facts it needs.
     """
+    watch = alarms_to_watch(cloudwatch, canary)
+    result, seen = publish(client, target, image_uri, timing)
+    outcome = release_outcome(result, canary, watch)
+    published({key: outcome[key] for key in ("version", "previous_version")})
+    build = invoker or (lambda release: version_invoker(client, release.function, release.version))
+    if result.version == result.previous_version:
+        return verify_in_place(build(result), result, outcome, verify_command)
+    probes, rejection = check_before_traffic(build, result)
+    if rejection:
+        return {**outcome, "outcome": rejection}
+    try:
+        failure = shift_traffic(client, cloudwatch, target, result, seen, canary, watch, probes, outcome)
+        if failure:
+            return {**undo(client, target, result, outcome), "outcome": failure}
+        exit_status = run_verification(verify_command, result) if verify_command else 0
+    except (Cancelled, ClientError, BotoCoreError) as error:
+        return interrupted(client, target, result, outcome, error)
+    return verdict(client, target, result, outcome, canary, exit_status)
+
+
+def alarms_to_watch(cloudwatch: Any, canary: Canary) -> Watch:
+    """The canary's alarms and per-version metrics; an error if one already fires (before anything changes)."""
     alarms = [] if canary.all_at_once else resolve_alarms(cloudwatch, canary)
     metrics = per_version_metrics(cloudwatch, alarms) if alarms else []
     if metrics:
@@ -871,63 +930,101 @@ def deploy(
             f"alarms already firing: {', '.join(already)}; a canary could not tell the new version's failures "
             "from the current ones (release with --all-at-once to ship a fix now)"
         )
-    result, seen = publish(client, target, image_uri, timing)
-    outcome = {
+    return Watch(alarms, metrics)
+
+
+def release_outcome(result: RollResult, canary: Canary, watch: Watch) -> dict[str, str]:
+    """The facts of a release just published, as "rejected" until a later phase says otherwise."""
+    return {
         **roll_outcome(result),
         "status": "rejected",
         "live_version": result.previous_version,
         "canary_share": "100%" if canary.all_at_once else f"{canary.share:.0%}",
         "canary_minutes": "0" if canary.all_at_once else f"{canary.seconds / 60:g}",
-        "alarms_watched": ",".join(alarms),
+        "alarms_watched": ",".join(watch.alarms),
     }
-    published({key: outcome[key] for key in ("version", "previous_version")})
-    build = invoker or (lambda release: version_invoker(client, release.function, release.version))
-    if result.version == result.previous_version:
-        return verify_in_place(build(result), result, outcome, verify_command)
+
+
+def check_before_traffic(build: Callable[[RollResult], Invoker], result: RollResult) -> tuple[list[RouteProbe], str]:
+    """The pre-traffic check of the published version: (the probes it sent, "") or ([], why it failed)."""
     try:
         model_version, probes = pre_traffic_check(build(result))
     except (PreTrafficFailure, ClientError, BotoCoreError) as error:
         log(f"pre-traffic check of version {result.version} failed, the alias was not moved: {error}")
-        return {**outcome, "outcome": f"pre-traffic check failed: {error}"[:500]}
+        return [], f"pre-traffic check failed: {error}"[:500]
     log(f"pre-traffic check passed: version {result.version} serves model {model_version}")
+    return probes, ""
 
-    def cancel(signal_name: Cancelled) -> dict[str, str]:
+
+def shift_traffic(
+    client: Any,
+    cloudwatch: Any,
+    target: Target,
+    result: RollResult,
+    seen: AliasState,
+    canary: Canary,
+    watch: Watch,
+    probes: Sequence[RouteProbe],
+    outcome: dict[str, str],
+) -> str:
+    """The canary's share under the alarms (unless all at once), then all of the traffic to the new version.
+
+    Returns "" once the alias serves the new version alone, or why the canary failed (the alias still gives
+    the new version its share: the caller moves it back). The canary's synthetic traffic and invocations are
+    recorded in `outcome`, so that every later report carries them.
+    """
+    if not canary.all_at_once:
+        seen = move_alias(client, target, seen, result.previous_version, (result.version, canary.share))
+        since = datetime.now(UTC)
+        log(f"canary: {canary.share:.0%} of {target.alias} to version {result.version} for {canary.seconds:g}s")
+        with SyntheticTraffic(canary, probes) as traffic:
+            failure, evidence = run_canary(cloudwatch, target, result, canary, watch.alarms, watch.metrics, since)
+        outcome["synthetic_traffic"] = traffic.summary()
+        outcome["canary_invocations"] = str(evidence.invocations) if evidence else ""
+        log(f"canary: synthetic traffic {outcome['synthetic_traffic']}")
+        if failure:
+            log(f"{failure}: moving {target.alias} back to version {result.previous_version}")
+            return f"{failure}; synthetic traffic: {outcome['synthetic_traffic']}"
+    move_alias(client, target, seen, result.version)
+    log(f"alias {target.alias} moved from version {result.previous_version} to {result.version}")
+    return ""
+
+
+def interrupted(
+    client: Any,
+    target: Target,
+    result: RollResult,
+    outcome: dict[str, str],
+    error: Cancelled | ClientError | BotoCoreError,
+) -> dict[str, str]:
+    """A signal or a failed AWS call once the alias may have moved.
+
+    A signal (raised, or wrapped in the error of the AWS call it interrupted) moves the alias back and is
+    reported as a cancel. An update Lambda refused because someone else changed the alias leaves it as they
+    set it. Any other failure moves the alias back, then raises.
+    """
+    signal_name = error if isinstance(error, Cancelled) else cancellation_inside(error)
+    if signal_name is not None:
         log(f"{signal_name} received: moving {target.alias} back to version {result.previous_version}")
         return {**undo(client, target, result, outcome), "status": "cancelled", "outcome": f"cancelled ({signal_name})"}
+    if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") == "PreconditionFailedException":
+        # Our update was refused, so the alias is as the other party left it: overwriting it would undo them.
+        raise RolloutError(
+            f"alias {target.alias} was changed by someone else during the release; left as it is: {error}",
+            alias_moved=True,
+        ) from error
+    log(f"AWS call failed after the alias moved: {error}; moving it back")
+    undo(client, target, result, outcome)
+    raise RolloutError(
+        f"{error} (the alias was moved back to version {result.previous_version})", alias_moved=True
+    ) from error
 
-    try:
-        if not canary.all_at_once:
-            seen = move_alias(client, target, seen, result.previous_version, (result.version, canary.share))
-            since = datetime.now(UTC)
-            log(f"canary: {canary.share:.0%} of {target.alias} to version {result.version} for {canary.seconds:g}s")
-            with SyntheticTraffic(canary, probes) as traffic:
-                failure, evidence = run_canary(cloudwatch, target, result, canary, alarms, metrics, since)
-            outcome["synthetic_traffic"] = traffic.summary()
-            outcome["canary_invocations"] = str(evidence.invocations) if evidence else ""
-            log(f"canary: synthetic traffic {outcome['synthetic_traffic']}")
-            if failure:
-                log(f"{failure}: moving {target.alias} back to version {result.previous_version}")
-                failure = f"{failure}; synthetic traffic: {outcome['synthetic_traffic']}"
-                return {**undo(client, target, result, outcome), "outcome": failure}
-        seen = move_alias(client, target, seen, result.version)
-        log(f"alias {target.alias} moved from version {result.previous_version} to {result.version}")
-        exit_status = run_verification(verify_command, result) if verify_command else 0
-    except Cancelled as signal_name:
-        return cancel(signal_name)
-    except (ClientError, BotoCoreError) as error:
-        if (signal_name := cancellation_inside(error)) is not None:
-            return cancel(signal_name)
-        if (
-            isinstance(error, ClientError)
-            and error.response.get("Error", {}).get("Code") == "PreconditionFailedException"
-        ):
-            # Our update was refused, so the alias is as the other party left it: overwriting it would undo them.
-            raise RolloutError(
-                f"alias {target.alias} was changed by someone else during the release; left as it is: {error}"
-            ) from error
-        log(f"AWS call failed after the alias moved: {error}; moving it back")
-        undo(client, target, result, outcome)
-        raise RolloutError(f"{error} (the alias was moved back to version {result.previous_version})") from error
+
+def verdict(
+    client: Any, target: Target, result: RollResult, outcome: dict[str, str], canary: Canary, exit_status: int
+) -> dict[str, str]:
+    """The release's outcome once the new version has all of the traffic: live, or rolled back when the
+    verification command failed."""
     if exit_status != 0:
         log(f"verification exited {exit_status}: rolling back to version {result.previous_version}")
         return {
@@ -1032,8 +1129,8 @@ def build_parser() -> argparse.ArgumentParser:
         if alias:
             command.add_argument("--alias", default=DEFAULT_ALIAS, help="alias API Gateway invokes (default: live)")
         if timing:
-            command.add_argument("--timeout", type=float, default=600.0, help="seconds to wait per update")
-            command.add_argument("--poll-interval", type=float, default=5.0, help="seconds between status polls")
+            command.add_argument("--timeout", type=seconds, default=600.0, help="seconds to wait per update")
+            command.add_argument("--poll-interval", type=seconds, default=5.0, help="seconds between status polls")
         command.add_argument(
             "--github-output",
             default=os.environ.get("GITHUB_OUTPUT"),
@@ -1182,6 +1279,14 @@ def share_of_traffic(text: str) -> float:
     return share
 
 
+def seconds(text: str) -> float:
+    """A finite duration above 0 (a poll interval of 0 would ask Lambda in a busy loop)."""
+    duration = float(text)
+    if not 0 < duration < math.inf:
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds above 0")
+    return duration
+
+
 def at_least(minimum: int) -> Callable[[str], int]:
     def whole_number(text: str) -> int:
         number = int(text)
@@ -1258,12 +1363,9 @@ def run_command(arguments: argparse.Namespace, client: Any) -> dict[str, str]:
     if arguments.command == "current":
         return current(client, target)
     if arguments.command == "wait":
-        configuration = wait_until_ready(client, target.function, arguments.qualifier, timing)
-        return {
-            "function": target.function,
-            "qualifier": arguments.qualifier,
-            "state": configuration.get("State", "Active"),
-        }
+        wait_until_ready(client, target.function, arguments.qualifier, timing)
+        # Ready means State Active: the waiters return only then.
+        return {"function": target.function, "qualifier": arguments.qualifier, "state": "Active"}
     if arguments.command == "roll":
         return roll_outcome(roll(client, target, arguments.image_uri, timing))
     if arguments.command == "rollback":
@@ -1313,7 +1415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"error: {error}")
         outcome, exit_code = {"status": "rollback-failed", "error": str(error)}, error.exit_code
     except RolloutError as error:
-        log(f"error: {error} (alias not moved)")
+        log(f"error: {error}" if error.alias_moved else f"error: {error} (alias not moved)")
         outcome, exit_code = {"status": "failed", "error": str(error)}, error.exit_code
     except (ClientError, BotoCoreError) as error:
         log(f"error: AWS call failed, alias not moved: {error}")
