@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -210,19 +211,20 @@ def stack_function(endpoint: str, stage: Stage, image_uri: str) -> None:
 def canary_traffic(endpoint: str, stage: Stage) -> None:
     """What Lambda would publish for the canary's traffic to version 2 (moto runs no image function and
     publishes no Lambda metrics): the rollout's GetMetricData finds the invocations its canary needs. Put just
-    before each stage's rollout: the canary reads a recent window only."""
+    before each stage's rollout, outside the recording. The canary reads from the minute it began, which can be
+    the next one when the rollout's first steps cross a minute boundary: one datapoint this minute and one the
+    next, so either way its window holds one."""
+    now = datetime.now(UTC)
+    version_2 = [
+        {"Name": "FunctionName", "Value": stage.stack},
+        {"Name": "Resource", "Value": f"{stage.stack}:{ALIAS}"},
+        {"Name": "ExecutedVersion", "Value": "2"},
+    ]
     client(endpoint, "cloudwatch").put_metric_data(
         Namespace="AWS/Lambda",
         MetricData=[
-            {
-                "MetricName": "Invocations",
-                "Dimensions": [
-                    {"Name": "FunctionName", "Value": stage.stack},
-                    {"Name": "Resource", "Value": f"{stage.stack}:{ALIAS}"},
-                    {"Name": "ExecutedVersion", "Value": "2"},
-                ],
-                "Value": 1.0,
-            }
+            {"MetricName": "Invocations", "Dimensions": version_2, "Timestamp": at, "Value": 1.0}
+            for at in (now, now + timedelta(minutes=1))
         ],
     )
 
