@@ -69,7 +69,7 @@ locals {
         Effect    = "Allow"
         Action    = ["apigateway:GET"]
         Resource  = local.apigateway_resource_arns
-        Condition = { StringEquals = { for tag, value in stage.stack_tags : "aws:ResourceTag/${tag}" => value } }
+        Condition = local.on_own_resource[key]
       },
       {
         # The stack's one dashboard (terraform/monitoring.tf), named after the stack; dashboards are global.
@@ -90,6 +90,15 @@ locals {
   }
 
   stage_log_arns = { for key, stage in local.stages : key => flatten([for arn in stage.log_group_arns : [arn, "${arn}:*"]]) }
+
+  # The conditions of the tag-scoped statements (API Gateway, the execution log group): a call on a resource
+  # that carries the stack's tags, and a create that sends them.
+  on_own_resource = {
+    for key, stage in local.stages : key => { StringEquals = { for tag, value in stage.stack_tags : "aws:ResourceTag/${tag}" => value } }
+  }
+  creating_with_own_tags = {
+    for key, stage in local.stages : key => { StringEquals = { for tag, value in stage.stack_tags : "aws:RequestTag/${tag}" => value } }
+  }
 
   # The explicit Deny behind the tag conditions: whatever another statement (or a future one) allows, no role of
   # a stage reads, changes or creates an API Gateway resource tagged with another stage's environment. Empty
@@ -293,7 +302,7 @@ locals {
         Effect    = "Allow"
         Action    = ["logs:CreateLogGroup", "logs:TagResource"]
         Resource  = [local.execution_log_group_arn, "${local.execution_log_group_arn}:*"]
-        Condition = { StringEquals = { for tag, value in stage.stack_tags : "aws:RequestTag/${tag}" => value } }
+        Condition = local.creating_with_own_tags[key]
       },
       {
         Sid    = "ManageExecutionLogGroup"
@@ -303,7 +312,7 @@ locals {
           "logs:UntagResource", # unused offline: an apply that removes a tag
         ]
         Resource  = [local.execution_log_group_arn, "${local.execution_log_group_arn}:*"]
-        Condition = { StringEquals = { for tag, value in stage.stack_tags : "aws:ResourceTag/${tag}" => value } }
+        Condition = local.on_own_resource[key]
       },
       {
         Sid    = "ManageAlarms"
@@ -321,7 +330,7 @@ locals {
         Effect    = "Allow"
         Action    = ["apigateway:POST"]
         Resource  = local.apigateway_collection_arns
-        Condition = { StringEquals = { for tag, value in stage.stack_tags : "aws:RequestTag/${tag}" => value } }
+        Condition = local.creating_with_own_tags[key]
       },
       {
         # Everything else addresses an existing resource, whose tags (or its parent API's or usage plan's,
@@ -330,7 +339,7 @@ locals {
         Effect    = "Allow"
         Action    = ["apigateway:DELETE", "apigateway:PATCH", "apigateway:POST", "apigateway:PUT"]
         Resource  = local.apigateway_resource_arns
-        Condition = { StringEquals = { for tag, value in stage.stack_tags : "aws:ResourceTag/${tag}" => value } }
+        Condition = local.on_own_resource[key]
       },
       {
         Sid      = "ManageDashboard"
